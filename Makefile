@@ -1,0 +1,23 @@
+# Two commands: `make run` (set up, then tune the bundled data set) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOB ?= conf/examples/diamonds_grid.yaml
+
+.PHONY: run test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/sparktune run $(JOB)
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check sparktune tests bench
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m bench

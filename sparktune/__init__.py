@@ -1,0 +1,29 @@
+"""sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
+
+from sparktune.engine import Callback, ErrorPolicy
+from sparktune.errors import SearchFailedError, SetupError, SparktuneError, ValidationError
+from sparktune.trial import Candidate, Trial, TrialState
+from sparktune.tuning import (
+    CrossValidator,
+    CrossValidatorModel,
+    TrainValidationSplit,
+    TrainValidationSplitModel,
+)
+
+__all__ = [
+    "Callback",
+    "Candidate",
+    "CrossValidator",
+    "CrossValidatorModel",
+    "ErrorPolicy",
+    "SearchFailedError",
+    "SetupError",
+    "SparktuneError",
+    "TrainValidationSplit",
+    "TrainValidationSplitModel",
+    "Trial",
+    "TrialState",
+    "ValidationError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""Trials and their states: what was tried, and what came of it (read-only once finished)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from pyspark.ml.param import Param
+
+
+class TrialState(str, Enum):
+    """Where a trial is in its life."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A point of the search space: readable ``params`` and the ParamMap Spark receives."""
+
+    params: Mapping[str, Any]
+    param_map: Mapping[Param, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """Metrics of one candidate on one fold, validation and (optionally) training side."""
+
+    fold: int
+    metrics: Mapping[str, float]
+    train_metrics: Mapping[str, float]
+    fit_time: float
+    model: Any = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A finished (or cancelled) evaluation of one candidate on every fold."""
+
+    number: int
+    candidate: Candidate
+    state: TrialState
+    folds: tuple[FoldResult, ...]
+    primary: str
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The candidate's readable params."""
+        return self.candidate.params
+
+    def fold_values(self, metric: str | None = None, side: str = "val") -> list[float]:
+        """Per-fold values of ``metric`` (primary by default) on ``side`` ('val' or 'train')."""
+        name = metric or self.primary
+        return [
+            float((f.metrics if side == "val" else f.train_metrics).get(name, math.nan))
+            for f in self.folds
+        ]
+
+    def mean(self, metric: str | None = None, side: str = "val") -> float:
+        """Mean over folds; NaN unless the trial completed."""
+        values = self.fold_values(metric, side)
+        if self.state is not TrialState.COMPLETE or not values:
+            return math.nan
+        return float(np.mean(values))
+
+    def std(self, metric: str | None = None, side: str = "val") -> float:
+        """Population standard deviation over folds, as pyspark reports ``stdMetrics``."""
+        values = self.fold_values(metric, side)
+        if self.state is not TrialState.COMPLETE or not values:
+            return math.nan
+        return float(np.std(values))
+
+    @property
+    def value(self) -> float:
+        """The primary validation metric, averaged over folds (NaN when not complete)."""
+        return self.mean()
+
+    @property
+    def fit_time(self) -> float:
+        """Seconds spent fitting this candidate's suffix, summed over folds."""
+        return float(sum(f.fit_time for f in self.folds))

@@ -1,0 +1,69 @@
+"""One real local SparkSession for the whole test session, small and quiet."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
+
+from sparktune.datasets import load_diamonds
+from sparktune.session import get_session
+
+os.environ["PYSPARK_PYTHON"] = sys.executable
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    events = tmp_path_factory.mktemp("spark-events")
+    session = get_session(
+        "local[2]",
+        {
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.memory": "2g",
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": str(events),
+        },
+        app_name="sparktune-tests",
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def diamonds(spark):
+    """A 3,000-row sample of the bundled diamonds data, cached for the session."""
+    df = load_diamonds(spark).sample(fraction=0.06, seed=7).limit(3000).cache()
+    df.count()
+    return df
+
+
+def featurizers(label: str = "price"):
+    """The featurizer stages of the diamonds regression pipeline (fresh objects each call)."""
+    cats = ["cut", "color", "clarity"]
+    return [
+        StringIndexer(inputCols=cats, outputCols=[f"{c}_idx" for c in cats]),
+        OneHotEncoder(inputCols=[f"{c}_idx" for c in cats], outputCols=[f"{c}_vec" for c in cats]),
+        VectorAssembler(
+            inputCols=["carat", "depth", "table", "x", "y", "z"] + [f"{c}_vec" for c in cats],
+            outputCol="raw",
+        ),
+        StandardScaler(inputCol="raw", outputCol="features"),
+    ]
+
+
+def persisted_count(spark) -> int:
+    """Persisted RDDs plus cached DataFrames (the session's own fixtures excluded by callers)."""
+    return spark.sparkContext._jsc.getPersistentRDDs().size()
+
+
+@pytest.fixture
+def regression_pipeline():
+    from pyspark.ml.regression import LinearRegression
+
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=20)
+    return Pipeline(stages=featurizers() + [lr]), lr
