@@ -98,8 +98,10 @@ class _Reader(MLReader):
     def load(self, path: str) -> Any:
         """Load the validator saved at ``path``."""
         metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        # pyspark decodes param maps as Python-written only for classes under "pyspark.ml.".
+        as_python = {**metadata, "class": f"pyspark.ml.{metadata['class']}"}
         metadata, estimator, evaluator, epm = _ValidatorSharedReadWrite.load(
-            path, self.sparkSession, metadata
+            path, self.sparkSession, as_python
         )
         instance = self.cls(estimator=estimator, estimatorParamMaps=epm, evaluator=evaluator)
         instance = instance._resetUid(metadata["uid"])
@@ -184,6 +186,10 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         """Returns an MLReader instance for this class."""
         return _Reader(cls)
 
+    def write(self) -> MLWriter:
+        """Python-side writer, so ``errorPolicy`` is kept (pyspark may switch to the JVM's)."""
+        return pyspark_tuning.CrossValidatorWriter(self)
+
     def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
@@ -240,6 +246,10 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
     def read(cls) -> MLReader:
         """Returns an MLReader instance for this class."""
         return _Reader(cls)
+
+    def write(self) -> MLWriter:
+        """Python-side writer, so ``errorPolicy`` is kept (pyspark may switch to the JVM's)."""
+        return pyspark_tuning.TrainValidationSplitWriter(self)
 
     def _fit(self, dataset: DataFrame) -> TrainValidationSplitModel:
         folds = splits.train_validation(

@@ -1,0 +1,1 @@
+"""Benchmarks: sparktune against pyspark / hyperopt, measured in the same run."""

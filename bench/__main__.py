@@ -1,0 +1,27 @@
+"""Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost]`` (all by default)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+
+BENCHES = {"cv": "bench.bench_cv", "tpe": "bench.bench_tpe", "xgboost": "bench.bench_xgboost"}
+
+
+def main() -> None:
+    """Run the named benchmarks in one process, so each ratio is measured in the same run."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"any of {sorted(BENCHES)}; all by default")
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHES)}")
+    logging.basicConfig(level=logging.WARNING)
+    for name in args.names or list(BENCHES):
+        print(f"== {name}", flush=True)
+        importlib.import_module(BENCHES[name]).main()
+
+
+if __name__ == "__main__":
+    main()

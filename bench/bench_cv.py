@@ -1,0 +1,67 @@
+"""Issue 2: sparktune.CrossValidator vs pyspark's, 4 featurizers + LinearRegression, 3x3 grid."""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.ml import Pipeline
+from pyspark.ml import tuning as pt
+from pyspark.ml.evaluation import RegressionEvaluator
+from pyspark.ml.regression import LinearRegression
+
+import sparktune
+from bench.common import diamonds, featurizers, session, timed
+
+
+def run(scale: int) -> dict[str, float]:
+    """Time pyspark CV at parallelism 1 and 2 and sparktune at 2 on diamonds x ``scale``."""
+    spark = session()
+    data = diamonds(spark, scale)
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=30)
+    pipe = Pipeline(stages=featurizers() + [lr])
+    grid = (
+        pt.ParamGridBuilder()
+        .addGrid(lr.regParam, [0.01, 0.1, 1.0])
+        .addGrid(lr.elasticNetParam, [0.0, 0.5, 1.0])
+        .build()
+    )
+    evaluator = RegressionEvaluator(labelCol="price", metricName="rmse")
+    common = dict(estimator=pipe, estimatorParamMaps=grid, evaluator=evaluator, numFolds=3, seed=7)
+    print(f"diamonds x{scale}: {data.count()} rows, 9 param maps x 3 folds, local[2]")
+    t1, m1 = timed(
+        "pyspark CrossValidator(parallelism=1)",
+        lambda: pt.CrossValidator(parallelism=1, **common).fit(data),
+    )
+    t2, m2 = timed(
+        "pyspark CrossValidator(parallelism=2)",
+        lambda: pt.CrossValidator(parallelism=2, **common).fit(data),
+    )
+    ts, ms = timed(
+        "sparktune CrossValidator(parallelism=2)",
+        lambda: sparktune.CrossValidator(parallelism=2, **common).fit(data),
+    )
+    worst = max(abs(a - b) / abs(b) for a, b in zip(ms.avgMetrics, m2.avgMetrics))
+    out = {
+        "rows": float(data.count()),
+        "pyspark_p1_s": t1,
+        "pyspark_p2_s": t2,
+        "sparktune_p2_s": ts,
+        "ratio_vs_p1": ts / t1,
+        "ratio_vs_p2": ts / t2,
+        "best_rmse_pyspark": min(m2.avgMetrics),
+        "best_rmse_sparktune": min(ms.avgMetrics),
+        "max_rel_metric_diff": worst,
+    }
+    assert math.isclose(out["best_rmse_pyspark"], out["best_rmse_sparktune"], rel_tol=1e-4)
+    print(
+        f"  ratio sparktune/pyspark: {out['ratio_vs_p1']:.2f}x of parallelism=1, "
+        f"{out['ratio_vs_p2']:.2f}x of parallelism=2; best rmse {out['best_rmse_sparktune']:.2f} "
+        f"vs {out['best_rmse_pyspark']:.2f} (max relative metric difference {worst:.1e})"
+    )
+    data.unpersist()
+    return out
+
+
+def main(scales: tuple[int, ...] = (1, 4)) -> dict[int, dict[str, float]]:
+    """Run the comparison at each scale and return the figures."""
+    return {scale: run(scale) for scale in scales}
