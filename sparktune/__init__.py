@@ -1,5 +1,6 @@
 """sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
 
+from sparktune.api import TuneResult, tune
 from sparktune.engine import Callback, ErrorPolicy
 from sparktune.errors import SearchFailedError, SetupError, SparktuneError, ValidationError
 from sparktune.trial import Candidate, Trial, TrialState
@@ -23,7 +24,9 @@ __all__ = [
     "TrainValidationSplitModel",
     "Trial",
     "TrialState",
+    "TuneResult",
     "ValidationError",
+    "tune",
 ]
 
 __version__ = "0.1.0"

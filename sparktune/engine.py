@@ -92,11 +92,12 @@ class _Running:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a search produced, in trial order, and why it stopped."""
+    """What a search produced, in trial order, why it stopped, and how many trials ran at once."""
 
     trials: tuple[Trial, ...]
     stop_reason: str
     elapsed: float
+    parallelism: int = 1
 
 
 def describe_error(exc: BaseException) -> str:
@@ -224,7 +225,7 @@ class Engine:
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
             self._notify("on_search_end", list(self.trials))
-        outcome = Outcome(tuple(self.trials), reason, time.time() - self.started)
+        outcome = Outcome(tuple(self.trials), reason, time.time() - self.started, self.parallelism)
         self._check_any_succeeded()
         return outcome
 

@@ -16,6 +16,7 @@ from sparktune.errors import ValidationError
 from sparktune.pipeline import SplitPlan
 from sparktune.splits import Fold
 from sparktune.trial import Candidate, FoldResult
+from sparktune.xgb import carve_early_stopping
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +98,11 @@ class PipelineObjective:
         param_map = candidate.param_map
         key = (fold_index, self.plan.prefix_key(param_map))
         with self.cache.use(key, lambda: self._featurize(fold, param_map)) as entry:
+            train, fit_map = carve_early_stopping(
+                entry.train, self.plan.suffix, param_map, seed=fold_index
+            )
             start = time.perf_counter()
-            model = self.plan.fit_suffix(entry.train, param_map)
+            model = self.plan.fit_suffix(train, fit_map)
             fit_time = time.perf_counter() - start
             metrics = self._score(model, entry.validation, param_map)
             train_metrics = self._score(model, entry.train, param_map) if self.train_metrics else {}

@@ -17,7 +17,7 @@ from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame, SparkSession
 
-from sparktune import pipeline
+from sparktune import pipeline, slots
 from sparktune.cache import FoldCache
 from sparktune.checks import check_columns, check_evaluator, check_not_empty
 from sparktune.engine import Callback, Engine, ErrorPolicy, Outcome, Strategy
@@ -53,9 +53,16 @@ class SearchRun:
         """Every trial, in the order it was asked."""
         return self.outcome.trials
 
+    @property
+    def parallelism(self) -> int:
+        """How many trials ran at once (lower than asked when barrier fits lacked slots)."""
+        return self.outcome.parallelism
+
     def results(self) -> pd.DataFrame:
-        """The results table of this search."""
-        return results_frame(self.trials, self.metrics, self.larger_is_better)
+        """The results table of this search; ``attrs["parallelism"]`` is the parallelism used."""
+        frame = results_frame(self.trials, self.metrics, self.larger_is_better)
+        frame.attrs["parallelism"] = self.parallelism
+        return frame
 
     def best(self) -> Trial:
         """The complete trial with the best mean primary metric."""
@@ -115,6 +122,7 @@ def execute(
     check_columns(dataset, pipeline.flatten(estimator, []), named)
     check_not_empty(dataset)
     spark = dataset.sparkSession
+    concurrency = slots.plan_concurrency(spark, plan.stages, options, parallelism)
     budget = cache_budget if cache_budget is not None else default_cache_budget(spark)
     objective = PipelineObjective(
         plan, folds, named, FoldCache(budget), train_metrics=train_metrics, keep_models=keep_models
@@ -124,9 +132,12 @@ def execute(
         len(plan.prefix),
         len(plan.suffix),
     )
-    engine = Engine(objective, spark, parallelism, error_policy, callbacks)
+    engine = Engine(objective, spark, concurrency.parallelism, error_policy, callbacks)
     outcome = engine.run(
-        strategy, max_trials=max_trials, timeout=timeout, early_stopping=early_stopping
+        concurrency.guard(strategy),
+        max_trials=max_trials,
+        timeout=timeout,
+        early_stopping=early_stopping,
     )
     return SearchRun(outcome, tuple(named), objective.larger_is_better, plan)
 

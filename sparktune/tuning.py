@@ -19,11 +19,12 @@ from pyspark.ml.tuning import _ValidatorSharedReadWrite
 from pyspark.ml.util import DefaultParamsReader, MLReader, MLWriter
 from pyspark.sql import DataFrame
 
-from sparktune import pipeline, splits
+from sparktune import pipeline, splits, tracking
 from sparktune.engine import Callback, ErrorPolicy
 from sparktune.errors import ValidationError
 from sparktune.runner import CandidateList, SearchRun, execute, readable_names
 from sparktune.trial import Candidate
+from sparktune.xgb import refit
 
 __all__ = [
     "CrossValidator",
@@ -52,7 +53,7 @@ class _SparktuneParams(Params):
 
     def _search(
         self, dataset: DataFrame, folds: list[splits.Fold], callbacks: list[Callback]
-    ) -> tuple[SearchRun, list[float], list[float], Any]:
+    ) -> tuple[SearchRun, list[float], list[float], Any, tracking.MlflowTracker | None]:
         """Evaluate every param map on ``folds``; return metrics in param-map order and best."""
         est = self.getOrDefault("estimator")
         epm = self.getOrDefault("estimatorParamMaps")
@@ -61,6 +62,7 @@ class _SparktuneParams(Params):
         options = pipeline.options_of(epm)
         names = readable_names(est, list(options))
         candidates = [Candidate({names[p]: v for p, v in pm.items()}, dict(pm)) for pm in epm]
+        tracker = tracking.validator_tracker(self, dataset)
         run = execute(
             dataset=dataset,
             estimator=est,
@@ -70,14 +72,16 @@ class _SparktuneParams(Params):
             strategy=CandidateList(candidates),
             parallelism=self.getOrDefault("parallelism"),
             error_policy=self.getErrorPolicy(),
-            callbacks=callbacks,
+            callbacks=[*callbacks, tracker] if tracker else callbacks,
             keep_models=self.getOrDefault("collectSubModels"),
         )
         avg = [t.value for t in run.trials]
         std = [t.std() for t in run.trials]
         best = run.best()
-        best_model = est.fit(dataset, epm[best.number])
-        return run, avg, std, best_model
+        best_model = refit(est, dataset, epm[best.number])
+        if tracker is not None:
+            tracker.finish(tracking.Finished(best_model, best, run.results()))
+        return run, avg, std, best_model, tracker
 
     @staticmethod
     def _sub_models(run: SearchRun, num_folds: int) -> list[list[Any]]:
@@ -181,6 +185,8 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         """Sets params for cross validator."""
         return self._set(**self._input_kwargs)
 
+    fit = tracking.validator_fit
+
     @classmethod
     def read(cls) -> MLReader:
         """Returns an MLReader instance for this class."""
@@ -194,10 +200,13 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
         folds = splits.kfold(dataset, num_folds, self.getOrDefault(self.seed), fold_col)
-        run, avg, std, best_model = self._search(dataset, folds, getattr(self, "callbacks", []))
+        run, avg, std, best_model, tracker = self._search(
+            dataset, folds, getattr(self, "callbacks", [])
+        )
         sub_models = self._sub_models(run, num_folds) if self.getCollectSubModels() else None
         model = self._copyValues(CrossValidatorModel(best_model, avg, sub_models, std))
         model.results = run.results()
+        tracking.annotate(model, tracker)
         return model
 
 
@@ -242,6 +251,8 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         """Sets params for the train validation split."""
         return self._set(**self._input_kwargs)
 
+    fit = tracking.validator_fit
+
     @classmethod
     def read(cls) -> MLReader:
         """Returns an MLReader instance for this class."""
@@ -255,8 +266,11 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         folds = splits.train_validation(
             dataset, self.getOrDefault(self.trainRatio), self.getOrDefault(self.seed)
         )
-        run, avg, _, best_model = self._search(dataset, folds, getattr(self, "callbacks", []))
+        run, avg, _, best_model, tracker = self._search(
+            dataset, folds, getattr(self, "callbacks", [])
+        )
         sub_models = self._sub_models(run, 1)[0] if self.getCollectSubModels() else None
         model = self._copyValues(TrainValidationSplitModel(best_model, avg, sub_models))
         model.results = run.results()
+        tracking.annotate(model, tracker)
         return model

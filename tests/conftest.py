@@ -27,6 +27,7 @@ def spark(tmp_path_factory):
             "spark.driver.memory": "2g",
             "spark.eventLog.enabled": "true",
             "spark.eventLog.dir": str(events),
+            "spark.eventLog.compress": "false",  # plain JSON lines, readable by tests
         },
         app_name="sparktune-tests",
     )

@@ -1,0 +1,7 @@
+"""``python -m sparktune``: the ``sparktune`` command."""
+
+import sys
+
+from sparktune.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""Grid search: every combination of the space's lists (and ``hp.choice`` options)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sparktune.runner import CandidateList
+from sparktune.space import SearchSpace
+from sparktune.trial import Candidate
+
+
+class GridSearch(CandidateList):
+    """Asks each distinct point of the grid once, first name varying slowest.
+
+    ``points_to_evaluate`` are asked first; grid points equal to one of them are skipped.
+    """
+
+    def __init__(
+        self, space: SearchSpace, *, points_to_evaluate: Sequence[Mapping[Any, Any]] = ()
+    ) -> None:
+        assignments = [space.assignment(p) for p in points_to_evaluate or ()] + space.grid()
+        candidates: list[Candidate] = []
+        seen: set[tuple[Any, ...]] = set()
+        for assignment in assignments:
+            candidate = space.candidate(assignment)
+            key = space.key(candidate)
+            if key not in seen:
+                seen.add(key)
+                candidates.append(candidate)
+        super().__init__(candidates)
+        #: How many candidates the grid holds.
+        self.size = len(candidates)

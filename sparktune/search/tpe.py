@@ -1,0 +1,48 @@
+"""Tree-structured Parzen Estimator search: hyperopt's ``tpe.suggest`` driven ask/tell."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hyperopt import tpe
+
+from sparktune.search.base import HyperoptSearch
+from sparktune.space import SearchSpace
+
+
+class TPESearch(HyperoptSearch):
+    """TPE with k trials in flight: running and failed trials count as loss +inf.
+
+    The first ``n_startup_jobs`` trials are random, as in hyperopt (same defaults);
+    ``gamma``, ``n_ei_candidates`` and ``prior_weight`` are ``tpe.suggest``'s knobs.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int = 0,
+        larger_is_better: bool = False,
+        points_to_evaluate: Sequence[Mapping[Any, Any]] = (),
+        n_startup_jobs: int = tpe._default_n_startup_jobs,
+        gamma: float = tpe._default_gamma,
+        n_ei_candidates: int = tpe._default_n_EI_candidates,
+        prior_weight: float = tpe._default_prior_weight,
+    ) -> None:
+        algo = functools.partial(
+            tpe.suggest,
+            n_startup_jobs=n_startup_jobs,
+            gamma=gamma,
+            n_EI_candidates=n_ei_candidates,
+            prior_weight=prior_weight,
+            verbose=False,
+        )
+        super().__init__(
+            space,
+            algo,
+            seed=seed,
+            larger_is_better=larger_is_better,
+            points_to_evaluate=points_to_evaluate,
+        )

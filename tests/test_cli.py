@@ -1,0 +1,125 @@
+"""The ``sparktune`` command: validate, run (in-process and as a fresh process), results.
+
+In-process runs use the session's ``spark`` fixture (``sparktune run`` reuses an active
+session); one test runs the installed entry point in a fresh process, as ``make run`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.ml import PipelineModel
+
+from sparktune import cli
+
+ROOT = Path(__file__).parent.parent
+GRID = ROOT / "conf" / "examples" / "diamonds_grid.yaml"
+SPARKTUNE = Path(sys.executable).parent / "sparktune"
+
+
+def tiny(out: Path, tracking: str | None = None) -> list[str]:
+    """``--set`` flags that shrink the diamonds grid job to seconds and write under ``out``."""
+    flags = {
+        "data.sample": "0.03",
+        "evaluation.folds": "2",
+        "search.space.lr.regParam": "[0.01, 10.0]",
+        "search.space.lr.elasticNetParam": "[0.0]",
+        "pipeline.stages[lr].params.maxIter": "10",
+        "output.model": str(out / "model"),
+        "output.results": str(out / "results.csv"),
+        "tracking.enabled": "false" if tracking is None else "true",
+    }
+    if tracking is not None:
+        flags["tracking.uri"] = tracking
+        flags["tracking.experiment"] = "cli-test"
+    return [arg for key, value in flags.items() for arg in ("--set", f"{key}={value}")]
+
+
+def test_validate_reports_every_problem_on_one_line_each(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = GRID.read_text()
+    text = text.replace("maxIter: 50", "maxIterr: 50")
+    text = text.replace("folds: 3", "folds: three")
+    text = text.replace("lr.regParam:", "lr.regParm:")
+    bad.write_text(text)
+    failed = subprocess.run(
+        [str(SPARKTUNE), "validate", str(bad)], capture_output=True, text=True, timeout=300
+    )
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert "3 problems" in lines[0]
+    assert sorted(line.split(": ")[1] for line in lines[1:]) == [
+        "evaluation.folds",
+        "pipeline.stages[4].params.maxIterr",
+        "search.space.lr.regParm",
+    ]
+    ok = subprocess.run(
+        [str(SPARKTUNE), "validate", str(GRID)], capture_output=True, text=True, timeout=300
+    )
+    assert ok.returncode == 0 and "OK" in ok.stdout
+
+
+def test_run_prints_summary_saves_outputs_and_results_reads_mlflow(diamonds, tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    status = cli.main(["run", str(GRID), "--no-progress", *tiny(tmp_path, uri)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"best rmse = [\d.]+ \(mean of 2 folds; smaller is better\)", out)
+    assert re.search(r"lr\.regParam\s+0\.01", out), out  # far less regularization wins
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert len(results) == 2 and set(results["state"]) == {"complete"}
+    best = results.loc[results["rank"] == 1].iloc[0]
+    assert math.isclose(best["param_lr.regParam"], 0.01)
+    model = PipelineModel.load(str(tmp_path / "model"))
+    predicted = model.transform(diamonds.limit(5)).select("prediction").collect()
+    assert len(predicted) == 5 and all(math.isfinite(row.prediction) for row in predicted)
+    run_id = re.search(r"MLflow run: (\w+)", out).group(1)
+
+    assert cli.main(["results", run_id, "--tracking-uri", uri]) == 0
+    shown = capsys.readouterr().out
+    assert "lr.regParam" in shown and "rmse" in shown
+    assert len([line for line in shown.splitlines() if line.strip()]) == 1 + len(results)
+
+
+def test_run_reports_a_label_missing_from_the_data(spark, tmp_path, capsys):
+    status = cli.main(["run", str(GRID), *tiny(tmp_path), "--set", "data.label=weight"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "data.label: column 'weight' is neither in the data nor made by a stage" in err
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_results_of_an_unknown_run_fails_cleanly(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert cli.main(["results", "0123456789abcdef", "--tracking-uri", uri]) == 1
+    assert "no results table for run '0123456789abcdef'" in capsys.readouterr().err
+
+
+def test_make_run_command_runs_a_real_job_in_a_fresh_process(tmp_path):
+    """What ``make run`` does, on a small sample: embedded Spark, progress bar, summary."""
+    done = subprocess.run(
+        [str(SPARKTUNE), "run", str(GRID), *tiny(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best params:" in done.stdout and "lr.regParam" in done.stdout
+    assert "2/2" in done.stderr  # the progress bar, trials done of total
+    assert (tmp_path / "results.csv").exists() and (tmp_path / "model").is_dir()
+
+
+def test_usage_errors_exit_with_status_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run"])
+    assert info.value.code == 2
+    assert cli.main(["validate", str(GRID), "--", "--master", "local"]) == 2
+    assert "only `submit` takes options after --" in capsys.readouterr().err

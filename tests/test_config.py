@@ -1,0 +1,338 @@
+"""Job specs: safe loading, every mistake reported at once with its key path, overrides, space.
+
+None of these start Spark: a spec is validated from the stage classes' declared Params.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hyperopt.pyll import stochastic
+
+from sparktune import ValidationError, config
+from sparktune.config import SpecError
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "conf" / "examples").glob("*.yaml"))
+
+BASE = {
+    "data": {"dataset": "diamonds", "label": "price"},
+    "pipeline": {
+        "stages": [
+            {
+                "name": "assembler",
+                "class": "pyspark.ml.feature.VectorAssembler",
+                "params": {"inputCols": ["carat", "depth"], "outputCol": "features"},
+            },
+            {
+                "name": "lr",
+                "class": "pyspark.ml.regression.LinearRegression",
+                "params": {"maxIter": 5},
+            },
+        ]
+    },
+    "search": {"strategy": "grid", "space": {"lr.regParam": [0.0, 0.1]}},
+    "evaluation": {"metric": "rmse"},
+}
+
+
+def spec(**changes):
+    """BASE with ``section.key`` -> value changes (None deletes the key)."""
+    raw = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = raw
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return raw
+
+
+def problems(raw) -> dict[str, str]:
+    """Path -> the messages of every problem at that path (joined)."""
+    with pytest.raises(SpecError) as info:
+        config.parse(raw, "job.yaml")
+    found: dict[str, str] = {}
+    for problem in info.value.problems:
+        found[problem.path] = "; ".join(filter(None, [found.get(problem.path), problem.message]))
+    return found
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_are_valid(path):
+    job = config.load(path)
+    assert job.stages and job.search.space
+    assert job.output.results and job.output.results.endswith(".csv")
+
+
+def test_three_mistakes_are_reported_together_with_key_paths(tmp_path):
+    text = yaml.safe_dump(BASE, sort_keys=False)
+    text = text.replace("maxIter: 5", "maxIterr: 5")  # unknown param of a stage
+    text = text.replace("pyspark.ml.feature.VectorAssembler", "pyspark.ml.feature.VectorAsembler")
+    text = text.replace("metric: rmse", "metric: rsme")
+    path = tmp_path / "three.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        config.load(path)
+    found = {p.path: p.message for p in info.value.problems}
+    assert set(found) == {
+        "pipeline.stages[1].params.maxIterr",
+        "pipeline.stages[0].class",
+        "evaluation.metric",
+    }
+    assert "did you mean 'maxIter'" in found["pipeline.stages[1].params.maxIterr"]
+    assert "did you mean 'VectorAssembler'" in found["pipeline.stages[0].class"]
+    assert "did you mean 'rmse'" in found["evaluation.metric"]
+    message = str(info.value)
+    assert message.count(str(path)) == 4  # the header and each problem name the file
+    assert isinstance(info.value, ValidationError)
+
+
+def test_wrong_types_unknown_keys_and_missing_sections():
+    raw = spec(
+        search__parallelism="two",
+        search__max_trial=3,
+        evaluation__folds=1,
+        tracking={"enabled": "yes"},
+        pipeline=None,
+        extra={"x": 1},
+    )
+    found = problems(raw)
+    assert "expected a positive integer" in found["search.parallelism"]
+    assert "did you mean 'max_trials'" in found["search.max_trial"]
+    assert "an integer >= 2" in found["evaluation.folds"]
+    assert "true or false" in found["tracking.enabled"]
+    assert "required" in found["pipeline"]
+    assert "unknown key; expected one of ['data'" in found["extra"]
+
+
+def test_stage_param_values_are_checked_by_the_param_type():
+    raw = spec()
+    raw["pipeline"]["stages"][1]["params"] = {"maxIter": 2.5, "regParam": "high"}
+    found = problems(raw)
+    assert found["pipeline.stages[1].params.maxIter"].startswith("expected an integer")
+    assert found["pipeline.stages[1].params.regParam"].startswith("expected a number")
+
+
+def test_stage_names_must_be_unique_identifiers():
+    raw = spec()
+    raw["pipeline"]["stages"][0]["name"] = "lr"
+    raw["pipeline"]["stages"].append(
+        {"name": "my.model", "class": "LinearRegression", "params": {}}
+    )
+    found = problems(raw)
+    assert "used twice" in found["pipeline.stages[1].name"]
+    assert "letters, digits and _" in found["pipeline.stages[2].name"]
+
+
+def test_bare_class_names_resolve_and_non_stages_are_refused():
+    raw = spec()
+    raw["pipeline"]["stages"][1]["class"] = "GBTRegressor"
+    raw["search"]["space"] = {"lr.maxDepth": [2, 3]}
+    assert config.parse(raw).stages[1].cls.__name__ == "GBTRegressor"
+    raw["pipeline"]["stages"][1]["class"] = "pyspark.ml.evaluation.RegressionEvaluator"
+    raw["search"]["space"] = {}
+    found = problems(raw)
+    assert "not a pyspark.ml Estimator or Transformer" in found["pipeline.stages[1].class"]
+    raw["pipeline"]["stages"][1]["class"] = "nosuchmodule.Thing"
+    assert "cannot import module 'nosuchmodule'" in problems(raw)["pipeline.stages[1].class"]
+
+
+def test_xgboost_params_and_constructor_aliases():
+    raw = spec()
+    raw["pipeline"]["stages"][1] = {
+        "name": "xgb",
+        "class": "xgboost.spark.SparkXGBRegressor",
+        "params": {"num_workers": 1, "label_col": "price", "max_dept": 3},
+    }
+    raw["search"]["space"] = {"xgb.max_depth": [3, 5], "xgb.label_col": ["x"]}
+    found = problems(raw)
+    assert set(found) == {"pipeline.stages[1].params.max_dept", "search.space.xgb.label_col"}
+    assert "did you mean 'max_depth'" in found["pipeline.stages[1].params.max_dept"]
+
+
+def test_space_names_distributions_and_strategy_rules():
+    raw = spec(
+        search__space={
+            "lr.regParm": [0.1],
+            "gbt.maxIter": [5],
+            "lr.elasticNetParam": {"uniform": [1.0, 0.0]},
+            "lr.maxIter": {"loguniform": [0, 10]},
+            "lr.tol": {"beta": [1, 2]},
+            "lr.fitIntercept": [True, "maybe"],
+            "lr.aggregationDepth": 3,
+        }
+    )
+    found = problems(raw)
+    assert "did you mean 'regParam'" in found["search.space.lr.regParm"]
+    assert "no stage named 'gbt'" in found["search.space.gbt.maxIter"]
+    assert "['assembler', 'lr']" in found["search.space.gbt.maxIter"]
+    assert "low must be below high" in found["search.space.lr.elasticNetParam.uniform"]
+    assert "low must be > 0" in found["search.space.lr.maxIter.loguniform"]
+    assert "expected one distribution" in found["search.space.lr.tol"]
+    assert "true or false" in found["search.space.lr.fitIntercept[1]"]
+    assert "expected a list of values" in found["search.space.lr.aggregationDepth"]
+
+    grid = spec(search__space={"lr.regParam": {"uniform": [0.0, 1.0]}})
+    assert "needs strategy 'random' or 'tpe'" in problems(grid)["search.space.lr.regParam"]
+    tpe = spec(search__strategy="tpe", search__space={"lr.regParam": {"uniform": [0.0, 1.0]}})
+    assert "needs max_trials" in problems(tpe)["search.max_trials"]
+
+
+def test_space_becomes_hyperopt_expressions_in_natural_units():
+    raw = spec(
+        search__strategy="tpe",
+        search__max_trials=4,
+        search__space={
+            "lr.regParam": {"loguniform": [0.001, 10.0]},
+            "lr.maxIter": {"uniformint": [2, 6]},
+            "lr.elasticNetParam": [0.0, 0.5],
+            "lr.fitIntercept": {"choice": [True, False]},
+        },
+    )
+    space = config.parse(raw).search.hyperopt_space()
+    assert space["lr.elasticNetParam"] == [0.0, 0.5]
+    for seed in range(20):
+        point = stochastic.sample(space, rng=np.random.default_rng(seed))
+        assert 0.001 <= point["lr.regParam"] <= 10.0
+        assert point["lr.maxIter"] in range(2, 7) and isinstance(point["lr.maxIter"], int)
+        assert point["lr.fitIntercept"] in (True, False)
+    labels = {str(node.arg["label"].obj) for node in _hyperparameters(space["lr.regParam"])}
+    assert labels == {"lr.regParam"}
+
+
+def _hyperparameters(expr):
+    from hyperopt.pyll.base import dfs
+
+    return [n for n in dfs(expr) if n.name == "hyperopt_param"]
+
+
+def test_metric_forms():
+    raw = spec(
+        evaluation={
+            "metric": {"binary": "areaUnderPR", "params": {"rawPredictionCol": "raw"}},
+            "extra_metrics": ["accuracy", {"regression": "r2"}],
+            "train_ratio": 0.8,
+        }
+    )
+    evaluation = config.parse(raw).evaluation
+    assert (evaluation.metric.kind, evaluation.metric.name) == ("binary", "areaUnderPR")
+    assert evaluation.metric.params == {"rawPredictionCol": "raw"}
+    assert [(m.kind, m.name) for m in evaluation.extra_metrics] == [
+        ("multiclass", "accuracy"),
+        ("regression", "r2"),
+    ]
+    assert evaluation.folds is None and math.isclose(evaluation.train_ratio, 0.8)
+    bad = spec(
+        evaluation={
+            "metric": {"regression": "f1"},
+            "extra_metrics": [
+                {"ranking": "ndcgAtK"},
+                {"binary": "areaUnderPR", "params": {"x": 1}},
+            ],
+            "folds": 3,
+            "train_ratio": 0.5,
+        }
+    )
+    found = problems(bad)
+    assert "expected one of ['rmse'" in found["evaluation.metric.regression"]
+    assert "expected one evaluator kind" in found["evaluation.extra_metrics[0]"]
+    assert (
+        "unknown param of BinaryClassificationEvaluator"
+        in found["evaluation.extra_metrics[1].params.x"]
+    )
+    assert "not both" in found["evaluation"]
+
+
+def test_data_sources(tmp_path):
+    csv = tmp_path / "prices.csv"
+    csv.write_text("carat,price\n0.3,400\n")
+    job = config.parse(spec(data={"path": str(csv), "label": "price", "sample": 0.5}))
+    assert (job.data.format, job.data.sample, job.data.dataset) == ("csv", 0.5, None)
+    found = problems(
+        spec(
+            data={
+                "path": str(tmp_path / "missing.parquet"),
+                "dataset": "diamonds",
+                "label": "price",
+                "scale": 0,
+                "limit": -5,
+            }
+        )
+    )
+    assert "no such file or directory" in found["data.path"]
+    assert "exactly one of `dataset`" in found["data"]
+    assert "positive integer" in found["data.scale"] and "it needs `dataset`" in found["data.scale"]
+    assert "positive integer" in found["data.limit"]
+    odd = problems(spec(data={"path": str(tmp_path), "label": "price", "format": "avro"}))
+    assert "expected one of ['parquet'" in odd["data.format"]
+    unknown = problems(spec(data={"dataset": "iris", "label": "species"}))
+    assert "expected one of ['diamonds']" in unknown["data.dataset"]
+
+
+def test_delta_needs_its_package(tmp_path):
+    import importlib.util
+
+    found = problems(spec(data={"path": str(tmp_path), "format": "delta", "label": "price"}))
+    if importlib.util.find_spec("delta") is None:
+        assert "pip install delta-spark" in found["data.format"]
+    else:
+        assert "data.format" not in found
+
+
+def test_overrides_reach_nested_keys_list_items_and_dotted_keys():
+    job = config.parse(
+        copy.deepcopy(BASE),
+        overrides=[
+            "search.max_trials=4",
+            "search.space.lr.elasticNetParam=[0.0, 1.0]",
+            "pipeline.stages[lr].params.maxIter=3",
+            "pipeline.stages[0].params.outputCol=feats",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            "tracking.enabled=false",
+            "data.sample=0.1",
+        ],
+    )
+    assert job.search.max_trials == 4
+    assert job.search.space["lr.elasticNetParam"] == [0.0, 1.0]
+    assert job.stages[1].params["maxIter"] == 3
+    assert job.stages[0].params["outputCol"] == "feats"
+    assert job.spark.conf == {"spark.sql.shuffle.partitions": "2"}
+    assert job.tracking.enabled is False and job.data.sample == 0.1
+
+
+def test_bad_overrides_are_problems_too():
+    assert "an integer" in problems(config.apply_override(spec(), "search.seed=x"))["search.seed"]
+    with pytest.raises(SpecError) as info:
+        config.parse(
+            copy.deepcopy(BASE),
+            "job.yaml",
+            ["pipeline.stages[gbt].params.maxIter=3", "no-equals-sign", "search.seed=[1"],
+        )
+    paths = [p.path for p in info.value.problems]
+    assert paths == [
+        "--set pipeline.stages[gbt].params.maxIter=3",
+        "--set no-equals-sign",
+        "--set search.seed=[1",
+    ]
+
+
+def test_safe_loader_and_unreadable_files(tmp_path):
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("data: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        config.load(evil)
+    with pytest.raises(SpecError, match="cannot read the spec file"):
+        config.load(tmp_path / "absent.yaml")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(SpecError) as info:
+        config.load(empty)
+    assert {p.path for p in info.value.problems} == {"data", "pipeline", "search", "evaluation"}
