@@ -9,6 +9,7 @@ candidate is then refit on the whole data.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,14 +21,18 @@ from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
 
-from sparktune import splits
+from sparktune import checkpoint as checkpointing
+from sparktune import splits, xgb
 from sparktune.checks import check_evaluator
+from sparktune.cleanup import ReleaseLeftovers
 from sparktune.engine import Callback, ErrorPolicy, Strategy
 from sparktune.errors import SearchFailedError, ValidationError
+from sparktune.objective import name_evaluators
 from sparktune.progress import ProgressBar
 from sparktune.runner import SearchRun, execute
 from sparktune.search import GridSearch, make_strategy
 from sparktune.space import resolve
+from sparktune.tracking import search_tracker
 from sparktune.trial import Trial
 
 if TYPE_CHECKING:
@@ -65,10 +70,13 @@ class TuneResult:
     unlogged_trials: list[int] = field(default_factory=list)
 
     def plot(self) -> Figure:
-        """The primary metric of every trial, in order, with the best so far."""
+        """The metric of every trial with the best so far, and each param against it.
+
+        The same plots as the PNG artifacts of the search's MLflow run, in one figure.
+        """
         from sparktune import plots
 
-        return plots.metric_history(self.results, self.metric, self.larger_is_better)
+        return plots.overview(self.results, self.metric, self.larger_is_better)
 
 
 def tune(
@@ -97,6 +105,8 @@ def tune(
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
     cache_budget: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> TuneResult:
     """Search ``space`` for the params of ``estimator`` that score best on ``data``.
 
@@ -118,7 +128,10 @@ def tune(
     - ``train_metrics`` also scores each trial on its training folds;
     - ``tracking``/``experiment``: MLflow tracking of the search (``sparktune.tracking``);
     - ``progress`` shows a progress bar; ``callbacks`` receive the engine's hooks;
-      ``cache_budget`` bounds the bytes of cached featurized folds.
+      ``cache_budget`` bounds the bytes of cached featurized folds;
+    - ``checkpoint``: a JSON file rewritten after every finished trial
+      (:mod:`sparktune.checkpoint`); with ``resume=True`` its finished trials are kept, not
+      run again, and count toward ``max_trials``.
 
     Bad input raises :class:`ValidationError` before any Spark job; a search where no trial
     completes raises :class:`SearchFailedError`.
@@ -141,7 +154,40 @@ def tune(
         points_to_evaluate=points_to_evaluate or (),
     )
     limit = _trial_limit(search, max_trials)
-    hooks = _callbacks_for(callbacks, progress, limit, larger_is_better, strategy)
+    restored, saver = checkpointing.prepare(
+        checkpoint,
+        resume,
+        resolved,
+        checkpointing.describe(
+            strategy=strategy,
+            seed=seed,
+            params=sorted(resolved.params),
+            metrics=list(name_evaluators(evaluators)),
+            split=[num_folds, train_ratio, fold_col, validation_data is not None],
+        ),
+        next(iter(name_evaluators(evaluators))),
+    )
+    hooks = _callbacks_for(
+        [*callbacks, *([saver] if saver else [])], progress, limit, larger_is_better, strategy
+    )
+    tracker = search_tracker(
+        tracking,
+        experiment,
+        estimator=estimator,
+        space=space,
+        data=data,
+        evaluator=evaluator,
+        train_ratio=train_ratio,
+        fold_col=fold_col,
+        validation_data=validation_data,
+        strategy=strategy,
+        max_trials=limit,
+        seed=seed,
+        timeout=timeout,
+        early_stopping=early_stopping,
+    )
+    if tracker is not None:
+        hooks.append(tracker)
     folds = _folds(data, seed, num_folds, train_ratio, validation_data, fold_col)
     run = execute(
         dataset=data,
@@ -158,11 +204,18 @@ def tune(
         early_stopping=early_stopping,
         train_metrics=train_metrics,
         cache_budget=cache_budget,
+        resumed=restored,
     )
-    best = _best(run)
-    model = None
-    if refit:
-        model = resolved.final_model(resolved.estimator.fit(data, dict(best.param_map)))
+    try:
+        best = _best(run)
+        model = None
+        if refit:
+            fitted = xgb.refit(resolved.estimator, data, best.candidate.param_map)
+            model = resolved.final_model(fitted)
+    except BaseException:
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
     logger.info(
         "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",
         run.outcome.stop_reason,
@@ -172,7 +225,7 @@ def tune(
         best.value,
         dict(best.params),
     )
-    return TuneResult(
+    result = TuneResult(
         best_params=dict(best.params),
         best_metric=best.value,
         best_model=model,
@@ -184,6 +237,10 @@ def tune(
         stop_reason=run.outcome.stop_reason,
         elapsed=run.outcome.elapsed,
     )
+    if tracker is not None:
+        tracker.finish(result)
+        result.run_id, result.unlogged_trials = tracker.run_id, list(tracker.unlogged_trials)
+    return result
 
 
 def _callbacks_for(
@@ -193,13 +250,15 @@ def _callbacks_for(
     larger_is_better: bool,
     strategy: str,
 ) -> list[Callback]:
-    """The engine hooks of one search: the user's callbacks, then the progress bar."""
+    """The engine hooks of one search: the user's callbacks, the release of data left by
+    interrupted fits, then the progress bar."""
     hooks = list(callbacks)
     for hook in hooks:
         if not isinstance(hook, Callback):
             raise ValidationError(
                 f"callbacks must be sparktune.Callback instances, got {type(hook).__name__}."
             )
+    hooks.append(ReleaseLeftovers())
     if progress:
         hooks.append(ProgressBar(total, larger_is_better, desc=f"sparktune {strategy}"))
     return hooks
@@ -207,9 +266,11 @@ def _callbacks_for(
 
 def _trial_limit(search: Strategy, max_trials: int | None) -> int | None:
     """``max_trials``, or all of a grid, or :data:`DEFAULT_TRIALS`."""
-    if isinstance(search, GridSearch):
-        return search.size if max_trials is None else min(max_trials, search.size)
-    return DEFAULT_TRIALS if max_trials is None else max_trials
+    if max_trials is not None:
+        if isinstance(search, GridSearch) and isinstance(max_trials, int):
+            return min(max_trials, search.size)
+        return max_trials  # the engine checks it
+    return search.size if isinstance(search, GridSearch) else DEFAULT_TRIALS
 
 
 def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import IllegalArgumentException
 from pyspark.ml.evaluation import Evaluator, JavaEvaluator
-from pyspark.ml.param import Params
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from sparktune.errors import ValidationError
+from sparktune.splits import Fold
+
+#: Column types a VectorAssembler takes.
+_ASSEMBLED = (T.NumericType, T.BooleanType, VectorUDT)
 
 
 def check_evaluator(evaluator: Evaluator) -> None:
@@ -30,6 +40,22 @@ def check_evaluator(evaluator: Evaluator) -> None:
             raise ValidationError(
                 f"{type(evaluator).__name__} does not accept metricName {metric!r}: {doc}"
             ) from exc
+
+
+def check_param_maps(param_maps: Sequence[Mapping[Param, Any]]) -> None:
+    """Fail when a param map gives a value its Param's type converter rejects.
+
+    pyspark's ParamMaps bypass the converters, so such a value would otherwise fail each fit.
+    """
+    for index, param_map in enumerate(param_maps):
+        for param, value in param_map.items():
+            try:
+                param.typeConverter(value)
+            except TypeError as exc:
+                raise ValidationError(
+                    f"estimatorParamMaps[{index}] sets {param.parent}.{param.name} to {value!r}, "
+                    f"which that param does not take ({exc}); give a value of its type."
+                ) from None
 
 
 def check_not_empty(dataset: DataFrame) -> None:
@@ -64,7 +90,9 @@ def check_columns(
     are reported.
     """
     available = set(dataset.columns)
+    made: set[str] = set()
     for stage in stages:
+        _check_input_types(dataset, stage, made)
         for param_name in ("inputCol", "inputCols", "labelCol", "featuresCol", "weightCol"):
             if not stage.hasParam(param_name) or not stage.isDefined(stage.getParam(param_name)):
                 continue
@@ -77,6 +105,7 @@ def check_columns(
                     f"stage. Data columns: {dataset.columns}."
                 )
         available.update(_output_columns(stage))
+        made.update(_output_columns(stage))
     for name, evaluator in evaluators.items():
         if evaluator.hasParam("labelCol"):
             label = evaluator.getOrDefault("labelCol")
@@ -84,6 +113,87 @@ def check_columns(
                 raise ValidationError(
                     f"Evaluator {name!r} reads labelCol={label!r}, which is not a column of the "
                     f"data nor made by a stage. Data columns: {dataset.columns}."
+                )
+
+
+def _check_input_types(dataset: DataFrame, stage: Params, made: set[str]) -> None:
+    """Fail when a data column has a type the stage cannot read (found from the schema, no job).
+
+    A VectorAssembler takes numeric, boolean and vector columns; a label is numeric.
+    """
+    schema = {f.name: f.dataType for f in dataset.schema.fields}
+    if isinstance(stage, VectorAssembler) and stage.isDefined(stage.inputCols):
+        for column in stage.getInputCols():
+            dtype = schema.get(column)
+            if column in made or dtype is None or isinstance(dtype, _ASSEMBLED):
+                continue
+            raise ValidationError(
+                f"Stage {stage.uid} (VectorAssembler) reads column {column!r}, which is "
+                f"{dtype.simpleString()}; it takes numeric, boolean or vector columns. Index a "
+                "string column first (StringIndexer, then OneHotEncoder) and assemble the result."
+            )
+    for column in label_columns(dataset, [stage], made):
+        dtype = schema[column]
+        if not isinstance(dtype, T.NumericType):
+            raise ValidationError(
+                f"Stage {stage.uid} ({type(stage).__name__}): the label column {column!r} is "
+                f"{dtype.simpleString()}, but labels must be numeric. Index it with a "
+                "StringIndexer (then learn its outputCol) or cast it to double."
+            )
+
+
+def label_columns(
+    dataset: DataFrame, holders: Iterable[Params], made: Iterable[str] = ()
+) -> list[str]:
+    """The ``labelCol`` of each stage or evaluator that reads it from the data (not a stage)."""
+    made = set(made)
+    found = []
+    for holder in holders:
+        if not holder.hasParam("labelCol") or not holder.isDefined(holder.getParam("labelCol")):
+            continue
+        column = holder.getOrDefault("labelCol")
+        if column in dataset.columns and column not in made and column not in found:
+            found.append(column)
+    return found
+
+
+def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
+    """Fail when a label column of the data holds NaN or null (one aggregate job over the data).
+
+    ``holders`` are the stages and evaluators; labels made by a stage are not checked.
+    """
+    made = {c for holder in holders for c in _output_columns(holder)}
+    numeric = {f.name for f in dataset.schema.fields if isinstance(f.dataType, T.NumericType)}
+    columns = [c for c in label_columns(dataset, holders, made) if c in numeric]
+    if not columns:
+        return
+    counts = dataset.select(
+        *[F.count(F.when(F.col(c).isNull() | F.isnan(F.col(c)), 1)).alias(c) for c in columns]
+    ).first()
+    bad = {c: counts[c] for c in columns if counts[c]}
+    if bad:
+        column, count = next(iter(bad.items()))
+        raise ValidationError(
+            f"The label column {column!r} has NaN or null values in {count} row(s); Spark "
+            f"cannot fit or score them. Drop them first: data.dropna(subset=[{column!r}])."
+        )
+
+
+def check_folds(folds: Sequence[Fold]) -> None:
+    """Fail when a fold has no training or no validation rows (one small job, before any fit)."""
+    probes = [
+        side.select(F.lit(f"{kind} {fold.index}").alias("side")).limit(1)
+        for fold in folds
+        for kind, side in (("training", fold.train), ("validation", fold.validation))
+    ]
+    present = {row[0] for row in functools.reduce(DataFrame.unionAll, probes).collect()}
+    for fold in folds:
+        for kind in ("training", "validation"):
+            if f"{kind} {fold.index}" not in present:
+                raise ValidationError(
+                    f"Fold {fold.index} has no {kind} rows: the data has too few rows for "
+                    f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
+                    "train_ratio that leaves rows on both sides, or more data."
                 )
 
 

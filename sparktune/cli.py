@@ -1,6 +1,6 @@
 """The ``sparktune`` command: run, submit and validate job specs; show a finished search.
 
-    sparktune run SPEC [--set key.path=value ...] [--master M]
+    sparktune run SPEC [--set key.path=value ...] [--master M] [--resume]
     sparktune submit SPEC [--set ...] -- [spark-submit options]
     sparktune validate SPEC [--set ...]
     sparktune results RUN_ID [--tracking-uri URI]
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     run = spec_command("run", "run a job in this process (embedded Spark unless --master)")
     run.add_argument("--master", help="Spark master, e.g. local[4] (default: the spec's)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
+    )
     spec_command("submit", "run a job through spark-submit; options after -- go to spark-submit")
     spec_command("validate", "check a job spec without running it")
     results = commands.add_parser(
@@ -109,7 +114,9 @@ def _run(options: argparse.Namespace) -> int:
     from sparktune import job
 
     spec = config.load(options.spec, options.overrides)
-    result = job.run(spec, master=options.master, progress=not options.no_progress)
+    result = job.run(
+        spec, master=options.master, progress=not options.no_progress, resume=options.resume
+    )
     print(summary(result, spec))
     return 0
 
@@ -145,8 +152,8 @@ def summary(result: Any, spec: config.JobSpec) -> str:
     done = int((results["state"] == "complete").sum()) if "state" in results else len(results)
     lines = [
         "",
-        f"best {metric} = {_number(result.best_metric)} ({scored}; {direction} is better), "
-        f"trial {result.best_trial.number} of {len(results)} ({done} complete)",
+        f"best {metric} = {_number(result.best_metric)} ({scored}; {direction} is better) "
+        f"in trial {result.best_trial.number}; {done} of {len(results)} trials complete",
         "best params:",
     ]
     width = max((len(name) for name in result.best_params), default=0)

@@ -153,11 +153,15 @@ class Engine:
         max_trials: int | None = None,
         timeout: float | None = None,
         early_stopping: int | None = None,
+        resumed: Sequence[Trial] = (),
     ) -> Outcome:
         """Ask ``strategy`` for candidates until it is exhausted or a limit is hit.
 
         ``timeout`` (seconds) cancels the Spark jobs of unfinished trials; ``early_stopping``
         stops asking after that many finished trials without a better primary metric.
+        ``resumed`` are trials finished by an earlier run (a checkpoint): they are told to the
+        strategy and the callbacks first, count toward ``max_trials`` and are in the outcome;
+        new trials are numbered after them.
         Cached data is released and the thread pool closed however the search ends.
         """
         if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
@@ -170,8 +174,13 @@ class Engine:
         deadline = self.started + timeout if timeout else math.inf
         pool = cf.ThreadPoolExecutor(self.parallelism, thread_name_prefix="sparktune")
         running: dict[int, _Running] = {}
-        asked, reason, since_best, best = 0, "exhausted", 0, math.nan
+        asked, reason, since_best, best = len(resumed), "exhausted", 0, math.nan
+        number = max((t.number for t in resumed), default=-1) + 1
         self._notify("on_search_start", self)
+        for trial in resumed:
+            self._record(strategy, trial)
+            if trial.state is TrialState.COMPLETE and self._better(trial.value, best):
+                best = trial.value
         try:
             exhausted = False
             while True:
@@ -184,8 +193,8 @@ class Engine:
                     if candidate is None:
                         exhausted = True
                         break
-                    running[asked] = self._submit(pool, asked, candidate)
-                    asked += 1
+                    running[number] = self._submit(pool, number, candidate)
+                    asked, number = asked + 1, number + 1
                 if not running:
                     if max_trials is not None and asked >= max_trials:
                         reason = "max_trials"
@@ -198,13 +207,13 @@ class Engine:
                 if futures:
                     wait = None if math.isinf(remaining) else remaining
                     cf.wait(futures, timeout=wait, return_when=cf.FIRST_COMPLETED)
-                for number in sorted(running):
-                    run = running[number]
+                for key in sorted(running):
+                    run = running[key]
                     if run.failed() and not run.done():
                         self._cancel_trial(run)
                     if not run.done():
                         continue
-                    del running[number]
+                    del running[key]
                     trial = self._finish(run)
                     self._record(strategy, trial)
                     if trial.state is TrialState.FAILED and self.error_policy is ErrorPolicy.RAISE:

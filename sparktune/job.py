@@ -119,10 +119,33 @@ def check_data(spec: JobSpec, frame: DataFrame, pipeline: Pipeline) -> None:
         raise SpecError(spec.source, problems)
 
 
-def run(spec: JobSpec, master: str | None = None, progress: bool = True) -> Any:
-    """Run the job end to end and return :func:`sparktune.tune`'s result; save the outputs."""
+def checkpoint_path(spec: JobSpec) -> str | None:
+    """``output.checkpoint``, else ``checkpoint.json`` beside ``output.results`` or the model."""
+    output = spec.output
+    if output.checkpoint is not None:
+        return output.checkpoint
+    beside = output.results or output.model
+    if beside is None:
+        return None
+    return str(Path(beside.rstrip("/")).parent / "checkpoint.json")
+
+
+def run(
+    spec: JobSpec, master: str | None = None, progress: bool = True, resume: bool = False
+) -> Any:
+    """Run the job end to end and return :func:`sparktune.tune`'s result; save the outputs.
+
+    Every finished trial is checkpointed (:func:`checkpoint_path`); ``resume`` keeps the
+    finished trials of an earlier, interrupted run of the same job.
+    """
     from sparktune.api import tune
 
+    checkpoint = checkpoint_path(spec)
+    if resume and checkpoint is None:
+        raise SpecError(
+            spec.source,
+            [Problem("output.checkpoint", "--resume needs output.checkpoint (or output.results)")],
+        )
     spark = session(spec, master)
     frame = read_data(spec, spark)
     pipeline = build_pipeline(spec)
@@ -152,6 +175,8 @@ def run(spec: JobSpec, master: str | None = None, progress: bool = True) -> Any:
         tracking=(tracking.uri or True) if tracking.enabled else False,
         experiment=tracking.experiment,
         progress=progress,
+        checkpoint=checkpoint,
+        resume=resume,
     )
     save_outputs(spec, result)
     return result

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
 _COMPLETE = "complete"
@@ -50,9 +50,62 @@ def metric_history(
     is circled and its value written next to it.
     """
     metric, better = _resolve(results, metric, larger_is_better)
-    column = f"mean_val_{metric}"
     fig = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = fig.add_subplot()
+    _draw_history(fig, results, metric, better)
+    return fig
+
+
+def param_effects(
+    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
+) -> Figure:
+    """One panel per searched param: its value in each complete trial against the metric.
+
+    Numeric params are scattered on a linear axis, or a log axis when their positive values
+    span more than two decades; anything else (choices, stages, lists) is shown by category.
+    """
+    metric, better = _resolve(results, metric, larger_is_better)
+    cols, rows = _grid(results)
+    fig = Figure(figsize=(4.4 * cols, 3.6 * rows), layout="constrained")
+    _draw_params(fig, results, metric, better)
+    return fig
+
+
+def overview(
+    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
+) -> Figure:
+    """Both plots in one figure: the metric per trial above, each searched param below."""
+    metric, better = _resolve(results, metric, larger_is_better)
+    cols, rows = _grid(results)
+    height = 3.6 * rows
+    fig = Figure(figsize=(max(8.0, 4.4 * cols), 4.5 + height), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[4.5, height])
+    _draw_history(top, results, metric, better)
+    _draw_params(bottom, results, metric, better)
+    return fig
+
+
+def search_figures(
+    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
+) -> dict[str, Figure]:
+    """Both plots of a search, by the file stem they are saved under."""
+    return {
+        "metric_history": metric_history(results, metric, larger_is_better),
+        "param_effects": param_effects(results, metric, larger_is_better),
+    }
+
+
+def _grid(results: pd.DataFrame) -> tuple[int, int]:
+    """Columns and rows of the param panels."""
+    count = sum(c.startswith("param_") for c in results.columns)
+    cols = max(1, min(3, count))
+    return cols, max(1, math.ceil(count / cols))
+
+
+def _draw_history(
+    target: Figure | SubFigure, results: pd.DataFrame, metric: str, better: bool
+) -> None:
+    column = f"mean_val_{metric}"
+    ax = target.add_subplot()
     ordered = results.sort_values("trial")
     done = ordered[(ordered["state"] == _COMPLETE) & ordered[column].notna()]
     ax.scatter(done["trial"], done[column], color=_POINT, s=28, zorder=3, label="trial")
@@ -89,25 +142,16 @@ def metric_history(
     ax.set_title(f"{metric} per trial ({direction} is better)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return fig
 
 
-def param_effects(
-    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
-) -> Figure:
-    """One panel per searched param: its value in each complete trial against the metric.
-
-    Numeric params are scattered on a linear axis, or a log axis when their positive values
-    span more than two decades; anything else (choices, stages, lists) is shown by category.
-    """
-    metric, better = _resolve(results, metric, larger_is_better)
+def _draw_params(
+    target: Figure | SubFigure, results: pd.DataFrame, metric: str, better: bool
+) -> None:
     column = f"mean_val_{metric}"
     params = [c for c in results.columns if c.startswith("param_")]
     done = results[(results["state"] == _COMPLETE) & results[column].notna()]
-    cols = max(1, min(3, len(params)))
-    rows = max(1, math.ceil(len(params) / cols))
-    fig = Figure(figsize=(4.4 * cols, 3.6 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    cols, rows = _grid(results)
+    axes = target.subplots(rows, cols, squeeze=False).ravel()
     if not params:
         axes[0].text(0.5, 0.5, "no searched params", ha="center", va="center")
         axes[0].set_axis_off()
@@ -119,18 +163,7 @@ def param_effects(
         elif index % cols == 0 and params:
             ax.set_ylabel(f"{metric} (validation)")
     direction = "higher" if better else "lower"
-    fig.suptitle(f"{metric} against each searched param ({direction} is better)")
-    return fig
-
-
-def search_figures(
-    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
-) -> dict[str, Figure]:
-    """Both plots of a search, by the file stem they are saved under."""
-    return {
-        "metric_history": metric_history(results, metric, larger_is_better),
-        "param_effects": param_effects(results, metric, larger_is_better),
-    }
+    target.suptitle(f"{metric} against each searched param ({direction} is better)")
 
 
 def _resolve(results: pd.DataFrame, metric: str | None, better: bool | None) -> tuple[str, bool]:

@@ -19,7 +19,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from sparktune import pipeline, slots
 from sparktune.cache import FoldCache
-from sparktune.checks import check_columns, check_evaluator, check_not_empty
+from sparktune.checks import (
+    check_columns,
+    check_evaluator,
+    check_folds,
+    check_labels,
+    check_not_empty,
+)
 from sparktune.engine import Callback, Engine, ErrorPolicy, Outcome, Strategy
 from sparktune.objective import PipelineObjective, name_evaluators
 from sparktune.results import results_frame
@@ -109,18 +115,23 @@ def execute(
     train_metrics: bool = False,
     keep_models: bool = False,
     cache_budget: int | None = None,
+    resumed: Sequence[Trial] = (),
 ) -> SearchRun:
     """Check the input, then evaluate what ``strategy`` asks for on ``folds``.
 
     ``options`` names every param the search may set, with the values it may take
     where they are known (needed for Params-valued params): it decides the split.
+    ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
     """
     for evaluator in evaluators:
         check_evaluator(evaluator)
     named = name_evaluators(evaluators)
     plan = pipeline.plan(estimator, options)
-    check_columns(dataset, pipeline.flatten(estimator, []), named)
+    stages = pipeline.flatten(estimator, [])
+    check_columns(dataset, stages, named)
     check_not_empty(dataset)
+    check_labels(dataset, [*stages, *named.values()])
+    check_folds(folds)
     spark = dataset.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, parallelism)
     budget = cache_budget if cache_budget is not None else default_cache_budget(spark)
@@ -138,6 +149,7 @@ def execute(
         max_trials=max_trials,
         timeout=timeout,
         early_stopping=early_stopping,
+        resumed=resumed,
     )
     return SearchRun(outcome, tuple(named), objective.larger_is_better, plan)
 

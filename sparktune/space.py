@@ -124,8 +124,13 @@ class SearchSpace:
         return {self._display[t]: self._param(t) for t in self._display}
 
     def candidate(self, assignment: Mapping[str, Any]) -> Candidate:
-        """The candidate of a hyperopt assignment (label -> value; option index for choices)."""
-        return self._candidate(space_eval(self.expr, dict(assignment)))
+        """The candidate of a hyperopt assignment (label -> value; option index for choices).
+
+        The assignment is kept in ``extra["assignment"]``: plain numbers, so a checkpoint can
+        store it and :meth:`candidate` rebuild the same candidate later.
+        """
+        found = self._candidate(space_eval(self.expr, dict(assignment)))
+        return Candidate(found.params, found.param_map, {"assignment": dict(assignment)})
 
     def key(self, candidate: Candidate) -> tuple[Any, ...]:
         """A hashable identity of a candidate's param values (two equal keys: same fit)."""
@@ -353,12 +358,14 @@ class SearchSpace:
                     raise TypeError(f"{converted} is not an integer")
                 converted = int(converted)
         except (TypeError, ValueError) as exc:
-            hint = (
-                " It takes integers: use a list of ints, hp.quniform(label, low, high, 1) or "
-                "hp.uniformint."
-                if integer
-                else ""
-            )
+            hint = ""
+            if isinstance(value, list):
+                hint = " (inside hp.choice a list is one value: use hp.choice for alternatives)"
+            elif integer:
+                hint = (
+                    " It takes integers: use a list of ints, hp.quniform(label, low, high, 1) "
+                    "or hp.uniformint."
+                )
             raise ValidationError(
                 f"The space gives {name!r} the value {value!r}, which {where} does not take "
                 f"({exc}).{hint}"
@@ -398,6 +405,9 @@ class SearchSpace:
 
         Returns the options of the search: every Param with its enumerable values.
         """
+        for node in dfs(self.expr):
+            if node.name == "hyperopt_param":
+                _check_bounds(node.arg["label"].obj, node.arg["obj"])
         options: dict[Param, list[Any]] = {}
         rng = np.random.default_rng(0)
         for name, node in self._value_nodes:
@@ -457,6 +467,17 @@ def resolve(estimator: Params, space: Mapping[Any, Any] | Apply) -> SearchSpace:
 
 
 # -- helpers on the user's space and on hyperopt's pyll graphs ---------------------------------
+def _check_bounds(label: str, dist: Apply) -> None:
+    """Fail on a distribution whose ``low`` is not below its ``high`` (numpy would raise)."""
+    low, high = dist.arg.get("low"), dist.arg.get("high")
+    if isinstance(low, Literal) and isinstance(high, Literal) and not low.obj < high.obj:
+        logs = " (its bounds are logs: math.log(low), math.log(high))" if "log" in dist.name else ""
+        raise ValidationError(
+            f"The space's hp.{dist.name} {label!r} has low={low.obj} >= high={high.obj}; "
+            f"give low < high{logs}."
+        )
+
+
 def _not_called(_: Any) -> None:
     """hyperopt's Domain wants an objective; sparktune's engine evaluates candidates instead."""
 

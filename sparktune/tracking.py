@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.param import Params
+from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame
 
 from sparktune import pipeline
@@ -773,6 +773,78 @@ def track(validator: V, tracking: bool | str | Tracking = True, experiment: str 
         )
     validator.tracking = resolve(tracking, experiment)
     return validator
+
+
+def search_tracker(
+    tracking: bool | str | Tracking | None,
+    experiment: str | None,
+    *,
+    estimator: Params,
+    space: Any,
+    data: DataFrame,
+    evaluator: Any,
+    train_ratio: float | None = None,
+    fold_col: str | None = None,
+    validation_data: DataFrame | None = None,
+    **settings: Any,
+) -> MlflowTracker | None:
+    """The tracker of one ``tune`` search, or None when ``tracking`` is off.
+
+    The split arguments are described as one ``split`` param (the engine adds the number of
+    folds); ``settings`` (strategy, max_trials, seed, ...) go on the parent run as they are.
+    """
+    options = resolve(tracking, experiment)
+    if options is None:
+        return None
+    if validation_data is not None:
+        split = "validation_data"
+    elif train_ratio is not None:
+        split = f"train_ratio={train_ratio}"
+    else:
+        split = f"foldCol={fold_col}" if fold_col else "kfold"
+    described = {
+        **settings,
+        "space": describe_space(space),
+        "split": split,
+        "estimator": describe_estimator(estimator),
+        "entry_point": "tune",
+    }
+    label = evaluator.getOrDefault("labelCol") if evaluator.hasParam("labelCol") else None
+    return MlflowTracker(options, settings=described, data=data, label=label)
+
+
+def describe_space(space: Any) -> str:
+    """A one-line rendering of a search space: ``{'lr.regParam': loguniform(-5, 0), ...}``."""
+    from hyperopt.pyll import Apply, Literal
+
+    def render(value: Any) -> str:
+        if isinstance(value, Literal):
+            return render(value.obj)
+        if isinstance(value, Apply):
+            args = value.pos_args
+            if value.name in ("float", "int") and len(args) == 1:
+                return render(args[0])
+            if value.name == "hyperopt_param":
+                return render(args[1])
+            if value.name == "switch":
+                return f"choice({', '.join(render(a) for a in args[1:])})"
+            if value.name == "dict":
+                return "{" + ", ".join(f"{k!r}: {render(v)}" for k, v in value.named_args) + "}"
+            if value.name == "pos_args":
+                return "[" + ", ".join(render(a) for a in args) + "]"
+            return f"{value.name}({', '.join(render(a) for a in args)})"
+        if isinstance(value, Mapping):
+            return "{" + ", ".join(f"{render_key(k)}: {render(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(render(v) for v in value) + "]"
+        return repr(_plain(value))
+
+    def render_key(key: Any) -> str:
+        if isinstance(key, Param):
+            return repr(f"{key.parent}.{key.name}")
+        return repr(key)
+
+    return render(space)
 
 
 def validator_fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:

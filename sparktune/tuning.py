@@ -20,6 +20,7 @@ from pyspark.ml.util import DefaultParamsReader, MLReader, MLWriter
 from pyspark.sql import DataFrame
 
 from sparktune import pipeline, splits, tracking
+from sparktune.checks import check_param_maps
 from sparktune.engine import Callback, ErrorPolicy
 from sparktune.errors import ValidationError
 from sparktune.runner import CandidateList, SearchRun, execute, readable_names
@@ -59,6 +60,7 @@ class _SparktuneParams(Params):
         epm = self.getOrDefault("estimatorParamMaps")
         if not epm:
             raise ValidationError("estimatorParamMaps is empty: give at least one param map.")
+        check_param_maps(epm)
         options = pipeline.options_of(epm)
         names = readable_names(est, list(options))
         candidates = [Candidate({names[p]: v for p, v in pm.items()}, dict(pm)) for pm in epm]

@@ -1,5 +1,5 @@
-"""XGBoost-on-Spark specifics: finding ``xgboost.spark`` stages, their integer params, and
-carving an early-stopping set out of a fold's training part.
+"""XGBoost-on-Spark specifics: finding ``xgboost.spark`` stages in a search, and carving an
+early-stopping set out of a fold's training part.
 
 ``xgboost.spark`` estimators early-stop on the rows a boolean ``validation_indicator_col``
 marks. In a search those rows must come from the part of the fold the model trains on,
@@ -9,10 +9,8 @@ of the training part and points the stage at that column for one fit.
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,8 +23,8 @@ from sparktune import pipeline
 
 logger = logging.getLogger(__name__)
 
-#: The boolean column that marks a fit's early-stopping rows (dropped by nothing: it only
-#: exists on the DataFrame handed to that one fit).
+#: The boolean column marking a fit's early-stopping rows; it exists only on the DataFrame
+#: handed to that fit.
 EARLY_STOPPING_COL = "__sparktune_early_stopping"
 
 #: The share of a fold's training rows held out for early stopping.
@@ -61,29 +59,6 @@ def setting(stage: Params, name: str, param_map: Mapping[Param, Any]) -> Any:
     if param in param_map:
         return param_map[param]
     return stage.getOrDefault(param) if stage.isDefined(param) else None
-
-
-@functools.cache
-def _integer_names(cls: type) -> frozenset[str]:
-    from xgboost.sklearn import XGBModel
-
-    names = {"num_workers"}
-    for klass in (cls._xgb_cls(), XGBModel):
-        for name, hint in typing.get_type_hints(klass.__init__).items():
-            if hint is int or hint == typing.Optional[int]:  # noqa: UP045 (runtime type)
-                names.add(name)
-    return frozenset(names)
-
-
-def integer_params(stage: Params) -> frozenset[str]:
-    """Names of the params of an ``xgboost.spark`` stage that XGBoost needs as ``int``.
-
-    ``xgboost.spark`` gives its XGBoost params no type converter, so a search that draws
-    ``max_depth=4.0`` would pass a float to XGBoost; the int-typed ones are read from the
-    type hints of the matching ``xgboost.sklearn`` class (``max_depth``, ``n_estimators``,
-    ``max_bin``, ``early_stopping_rounds``, ...). Empty for any other stage.
-    """
-    return _integer_names(type(stage)) if is_xgboost(stage) else frozenset()
 
 
 def early_stopping_stages(stages: Iterable[Params], param_map: Mapping[Param, Any]) -> list[Params]:

@@ -9,7 +9,6 @@ import tracemalloc
 
 from conftest import featurizers
 from pyspark.ml import Pipeline
-from pyspark.ml import tuning as pt
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.regression import LinearRegression
 

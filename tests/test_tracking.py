@@ -9,6 +9,7 @@ import mlflow
 import mlflow.spark
 import pytest
 from conftest import featurizers
+from hyperopt import hp
 from mlflow import MlflowClient
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
@@ -59,6 +60,64 @@ def split(runs):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     return parents, children
+
+
+def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, diamonds, store, monkeypatch):
+    pipe, lr = lr_pipeline()
+    space = {
+        "LinearRegression.regParam": hp.loguniform("reg", -6, 3),
+        "LinearRegression.elasticNetParam": hp.uniform("enet", 0.0, 1.0),
+        "LinearRegression.maxIter": hp.quniform("iters", 2, 8, 1),
+    }
+    result = sparktune.tune(
+        pipe,
+        space,
+        diamonds,
+        rmse(),
+        strategy="tpe",
+        max_trials=8,
+        parallelism=2,
+        num_folds=2,
+        seed=11,
+        progress=False,
+        tracking=Tracking(store, "tpe", **FAST),
+    )
+    assert len(result.trials) == 8 and result.unlogged_trials == []
+    parents, children = split(runs_of(store, "tpe"))
+    assert len(parents) == 1 and len(children) == 8
+    parent = parents[0]
+    assert result.run_id == parent.info.run_id
+    assert parent.data.params["strategy"] == "tpe" and parent.data.params["max_trials"] == "8"
+    assert "loguniform(-6, 3)" in parent.data.params["space"]
+    assert parent.data.metrics["mean_val_rmse"] == pytest.approx(result.best_metric)
+
+    # Each child holds exactly its own trial's params (two trials were always in flight).
+    by_trial = {int(c.data.tags["sparktune.trial"]): c for c in children}
+    assert sorted(by_trial) == list(range(8))
+    for trial in result.trials:
+        child = by_trial[trial.number]
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.params == {k: str(v) for k, v in trial.params.items()}
+        assert child.data.metrics["mean_val_rmse"] == pytest.approx(trial.value, rel=1e-12)
+        assert child.data.metrics["mean_train_rmse"] == pytest.approx(trial.mean(side="train"))
+        assert {"std_val_rmse", "split0_val_rmse", "split1_val_rmse", "fit_time"} <= set(
+            child.data.metrics
+        )
+
+    found = mlflow.search_runs(
+        experiment_ids=[parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="pandas",
+    )
+    assert len(found) == 8 and found["metrics.mean_val_rmse"].notna().all()
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    loaded = mlflow.spark.load_model(f"runs:/{parent.info.run_id}/model")
+    ours = [r[0] for r in loaded.transform(diamonds).select("prediction").collect()]
+    theirs = [r[0] for r in result.best_model.transform(diamonds).select("prediction").collect()]
+    assert ours == pytest.approx(theirs)
+    fig = result.plot()
+    assert [ax.get_xlabel() for ax in fig.axes if ax.axison][0] == "trial"
 
 
 def test_cross_validator_tracked(spark, diamonds, store, monkeypatch):

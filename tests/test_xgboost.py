@@ -11,6 +11,7 @@ import mlflow
 import mlflow.spark
 import pytest
 from conftest import featurizers
+from hyperopt import hp
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml import tuning as pt
 from pyspark.ml.evaluation import RegressionEvaluator
@@ -18,7 +19,7 @@ from pyspark.sql import functions as F
 from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
 import sparktune
-from sparktune import ValidationError, splits, xgb
+from sparktune import ValidationError, splits
 from sparktune.runner import CandidateList, execute
 from sparktune.slots import check_barrier_conf, check_classic, cluster_slots, fit_slots
 from sparktune.trial import Candidate
@@ -52,7 +53,9 @@ def validator(xgb_stage, grid, **kwargs):
     return sparktune.CrossValidator(**{**params, **kwargs})
 
 
-def test_grid_over_xgboost_matches_pyspark(spark, data):
+@pytest.fixture(scope="module")
+def searched(data):
+    """sparktune's and pyspark's CrossValidator over max_depth x learning_rate, same seed."""
     stage = regressor()
     grid = (
         pt.ParamGridBuilder()
@@ -69,6 +72,11 @@ def test_grid_over_xgboost_matches_pyspark(spark, data):
         seed=SEED,
         parallelism=2,
     ).fit(data)
+    return ours, theirs
+
+
+def test_grid_over_xgboost_matches_pyspark(searched):
+    ours, theirs = searched
     for a, b in zip(ours.avgMetrics, theirs.avgMetrics):
         assert math.isclose(a, b, rel_tol=1e-4), (ours.avgMetrics, theirs.avgMetrics)
     assert len(set(ours.avgMetrics)) == 4  # the params really reached XGBoost
@@ -141,13 +149,6 @@ def test_barrier_mode_refuses_dynamic_allocation_and_spark_connect(spark):
         check_classic(spark.sparkContext)
 
 
-def test_integer_params_of_xgboost_stages():
-    names = xgb.integer_params(regressor())
-    assert {"max_depth", "n_estimators", "num_workers", "early_stopping_rounds"} <= names
-    assert not {"learning_rate", "subsample", "min_child_weight"} & names
-    assert xgb.integer_params(Pipeline(stages=[])) == frozenset()
-
-
 class RecordingXGBRegressor(SparkXGBRegressor):
     """A real SparkXGBRegressor that records, per fit, the row ids it trains and early-stops on."""
 
@@ -210,10 +211,8 @@ def test_early_stopping_set_comes_from_the_training_part_only(spark, data):
     assert isinstance(model.bestModel, PipelineModel)
 
 
-def test_best_xgboost_pipeline_saves_loads_and_logs_to_mlflow(spark, data, tmp_path):
-    stage = regressor()
-    grid = pt.ParamGridBuilder().addGrid(stage.max_depth, [2, 3]).build()
-    best = validator(stage, grid).fit(data).bestModel
+def test_best_xgboost_pipeline_saves_loads_and_logs_to_mlflow(searched, data, tmp_path):
+    best = searched[0].bestModel
     assert isinstance(best, PipelineModel)
     expected = [r.prediction for r in best.transform(data).orderBy("id").collect()]
 
@@ -237,3 +236,69 @@ def test_best_xgboost_pipeline_saves_loads_and_logs_to_mlflow(spark, data, tmp_p
     assert isinstance(from_mlflow, PipelineModel)
     logged = [r.prediction for r in from_mlflow.transform(data).orderBy("id").collect()]
     assert logged == pytest.approx(expected, rel=1e-6)
+
+
+SPACES = {
+    "grid": {
+        "SparkXGBRegressor.max_depth": [2, 4],
+        "SparkXGBRegressor.learning_rate": [0.1, 0.4],
+        "SparkXGBRegressor.n_estimators": [6, 12],
+    },
+    "random": {
+        "SparkXGBRegressor.max_depth": hp.quniform("depth", 2, 6, 1),
+        "SparkXGBRegressor.learning_rate": hp.loguniform("eta", math.log(0.05), math.log(0.5)),
+        "SparkXGBRegressor.n_estimators": hp.quniform("trees", 5, 15, 1),
+    },
+}
+SPACES["tpe"] = SPACES["random"]
+
+
+@pytest.mark.parametrize("strategy", ["grid", "random", "tpe"])
+def test_tune_strategies_search_xgboost_params_as_ints(spark, data, strategy):
+    pipe = Pipeline(stages=featurizers() + [regressor()])
+    result = sparktune.tune(
+        pipe,
+        SPACES[strategy],
+        data,
+        rmse(),
+        strategy=strategy,
+        max_trials=3,
+        parallelism=2,
+        train_ratio=0.7,
+        seed=3,
+        refit=strategy == "tpe",
+        train_metrics=False,
+        tracking=False,
+        progress=False,
+    )
+    assert len(result.trials) == 3
+    assert all(t.state.value == "complete" for t in result.trials)
+    for trial in result.trials:
+        for name in ("max_depth", "n_estimators"):
+            value = trial.params[f"SparkXGBRegressor.{name}"]
+            assert type(value) is int, (name, value)
+    assert len({tuple(t.params.values()) for t in result.trials}) == 3
+    assert result.results.attrs["parallelism"] == 2
+    if result.best_model is not None:
+        booster = result.best_model.stages[-1].get_booster()
+        assert booster.num_boosted_rounds() == result.best_params["SparkXGBRegressor.n_estimators"]
+
+
+def test_tune_with_early_stopping_records_best_iteration_and_refits(spark, data):
+    stage = regressor(n_estimators=40, early_stopping_rounds=2)
+    result = sparktune.tune(
+        Pipeline(stages=featurizers() + [stage]),
+        {"SparkXGBRegressor.learning_rate": [0.5, 0.9]},
+        data,
+        rmse(),
+        strategy="grid",
+        parallelism=2,
+        num_folds=2,
+        tracking=False,
+        progress=False,
+    )
+    for k in range(2):
+        assert result.results[f"split{k}_best_iteration"].between(0, 39).all()
+    booster = result.best_model.stages[-1].get_booster()
+    assert booster.best_iteration < 40
+    assert result.best_model.transform(data).count() == data.count()

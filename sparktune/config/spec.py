@@ -178,10 +178,12 @@ class TrackingSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where the refit best model (``PipelineModel.save``) and the results CSV are written."""
+    """Where the refit best model (``PipelineModel.save``), the results CSV and the checkpoint
+    (``sparktune run --resume``) are written."""
 
     model: str | None = None
     results: str | None = None
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -572,11 +572,13 @@ class _Checker:
         )
 
     def output(self, raw: Any, path: str) -> OutputSpec:
-        raw = self.section(raw, path, ("model", "results"))
+        raw = self.section(raw, path, ("model", "results", "checkpoint"))
         if raw is None:
             return OutputSpec()
         return OutputSpec(
-            self.value(raw, path, "model", _STR), self.value(raw, path, "results", _STR)
+            self.value(raw, path, "model", _STR),
+            self.value(raw, path, "results", _STR),
+            self.value(raw, path, "checkpoint", _STR),
         )
 
     def spark(self, raw: Any, path: str) -> SparkSpec:

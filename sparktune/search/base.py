@@ -78,7 +78,7 @@ class HyperoptSearch:
 
     def tell(self, trial: Trial) -> None:
         """Record a finished trial: its loss, or STATUS_FAIL with its error."""
-        doc = self._docs.get(trial.candidate.extra.get("tid", -1))
+        doc = self._docs.get(trial.candidate.extra.get("tid", -1)) or self._adopt(trial)
         if doc is None:
             return
         value = trial.value
@@ -91,6 +91,19 @@ class HyperoptSearch:
         doc["state"] = JOB_STATE_DONE
         doc["refresh_time"] = time.time()
         self.hyperopt_trials.refresh()
+
+    def _adopt(self, trial: Trial) -> dict[str, Any] | None:
+        """Take in a trial this search did not ask (one restored from a checkpoint).
+
+        It becomes a trial document, so TPE learns from it, and its params are not asked again.
+        """
+        assignment = trial.candidate.extra.get("assignment")
+        if assignment is None:
+            return None
+        tid = len(self._docs)
+        self._seen.add(self.space.key(trial.candidate))
+        self._insert(tid, assignment)
+        return self._docs[tid]
 
     def _proposals(self, tid: int) -> Iterator[dict[str, Any]]:
         while self._points:

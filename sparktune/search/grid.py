@@ -7,7 +7,7 @@ from typing import Any
 
 from sparktune.runner import CandidateList
 from sparktune.space import SearchSpace
-from sparktune.trial import Candidate
+from sparktune.trial import Candidate, Trial
 
 
 class GridSearch(CandidateList):
@@ -31,3 +31,16 @@ class GridSearch(CandidateList):
         super().__init__(candidates)
         #: How many candidates the grid holds.
         self.size = len(candidates)
+        self._space = space
+        self._done: set[tuple[Any, ...]] = set()
+
+    def ask(self) -> Candidate | None:
+        """The next grid point whose params were not told yet (e.g. restored from a checkpoint)."""
+        candidate = super().ask()
+        while candidate is not None and self._space.key(candidate) in self._done:
+            candidate = super().ask()
+        return candidate
+
+    def tell(self, trial: Trial) -> None:
+        """Remember the trial's params, so the grid does not ask for them again."""
+        self._done.add(self._space.key(trial.candidate))

@@ -1,0 +1,172 @@
+"""Strategies on the engine's ask/tell protocol: grid, random and TPE (hyperopt driven directly).
+
+These tests tell the strategies finished trials computed from a plain function of the
+params, so what the strategy does with each result is visible without fitting anything.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, hp
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
+from pyspark.ml import Pipeline
+from pyspark.ml.regression import LinearRegression
+
+from sparktune import ValidationError
+from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
+from sparktune.space import resolve
+from sparktune.trial import FoldResult, Trial, TrialState
+
+
+@pytest.fixture
+def lr(spark):
+    return LinearRegression(featuresCol="features", labelCol="price")
+
+
+@pytest.fixture
+def space(lr):
+    return resolve(
+        Pipeline(stages=[lr]),
+        {
+            "LinearRegression.regParam": hp.uniform("reg", 0.0, 4.0),
+            "LinearRegression.maxIter": hp.quniform("iters", 1, 50, 1),
+            "LinearRegression.elasticNetParam": [0.0, 0.5, 1.0],
+        },
+    )
+
+
+def loss(params):
+    """A bowl with its minimum at regParam 1, maxIter 30, elasticNetParam 0.5."""
+    return (
+        (params["LinearRegression.regParam"] - 1.0) ** 2
+        + ((params["LinearRegression.maxIter"] - 30) / 10) ** 2
+        + (params.get("LinearRegression.elasticNetParam", 0.5) - 0.5) ** 2
+    )
+
+
+def finished(number, candidate, value=None, error=None):
+    if error is not None:
+        return Trial(number, candidate, TrialState.FAILED, (), "rmse", error=error)
+    return Trial(
+        number, candidate, TrialState.COMPLETE, (FoldResult(0, {"rmse": value}, {}, 0.0),), "rmse"
+    )
+
+
+def run_serially(strategy, trials):
+    asked = []
+    for number in range(trials):
+        candidate = strategy.ask()
+        if candidate is None:
+            break
+        asked.append(dict(candidate.params))
+        strategy.tell(finished(number, candidate, loss(candidate.params)))
+    return asked
+
+
+def test_same_seed_same_trials_and_tpe_uses_the_history(space):
+    first = run_serially(TPESearch(space, seed=5, n_startup_jobs=3), 15)
+    again = run_serially(TPESearch(space, seed=5, n_startup_jobs=3), 15)
+    other = run_serially(TPESearch(space, seed=6, n_startup_jobs=3), 15)
+    assert first == again
+    assert first != other
+    random_only = run_serially(RandomSearch(space, seed=5), 15)
+    best_tpe = min(loss(p) for p in first[5:])
+    best_random = min(loss(p) for p in random_only[5:])
+    assert best_tpe < best_random
+
+
+def test_in_flight_and_failed_trials_are_known_to_tpe(space):
+    search = TPESearch(space, seed=1, n_startup_jobs=2)
+    a, b = search.ask(), search.ask()
+    docs = search.hyperopt_trials.trials
+    assert [d["state"] for d in docs] == [JOB_STATE_RUNNING, JOB_STATE_RUNNING]
+    assert [d["result"]["status"] for d in docs] == [STATUS_RUNNING, STATUS_RUNNING]
+    search.tell(finished(0, a, error="fold 0: IllegalArgumentException: bad combination"))
+    search.tell(finished(1, b, 12.5))
+    docs = search.hyperopt_trials.trials
+    assert [d["state"] for d in docs] == [JOB_STATE_DONE, JOB_STATE_DONE]
+    assert docs[0]["result"]["status"] == STATUS_FAIL
+    assert "bad combination" in docs[0]["result"]["error"]
+    assert docs[1]["result"] == {"status": STATUS_OK, "loss": 12.5, "trial": 1, "state": "complete"}
+    c = search.ask()
+    assert c is not None and len(search.hyperopt_trials.trials) == 3
+    assert search.hyperopt_trials.trials[2]["misc"]["vals"]["reg"][0] == pytest.approx(
+        c.params["LinearRegression.regParam"]
+    )
+
+
+def test_loss_sign_follows_the_evaluator_direction(space):
+    search = TPESearch(space, larger_is_better=True)
+    candidate = search.ask()
+    search.tell(finished(0, candidate, 0.8))
+    assert search.hyperopt_trials.trials[0]["result"]["loss"] == -0.8
+
+
+@pytest.mark.parametrize("strategy", [TPESearch, RandomSearch])
+def test_distinct_params_until_a_small_space_is_exhausted(lr, strategy):
+    space = resolve(
+        lr,
+        {
+            "LinearRegression.maxIter": hp.quniform("iters", 1, 3, 1),
+            "LinearRegression.regParam": [0.0, 1.0],
+        },
+    )
+    asked = run_serially(strategy(space, seed=0), 20)
+    keys = {tuple(sorted(p.items())) for p in asked}
+    assert len(asked) == len(keys) == 6
+
+
+def test_a_finite_space_is_enumerated_when_proposals_repeat(lr):
+    space = resolve(
+        lr, {"LinearRegression.maxIter": [1, 2, 3], "LinearRegression.regParam": [0.0, 1.0]}
+    )
+    asked = run_serially(TPESearch(space, seed=3, n_startup_jobs=1), 20)
+    assert sorted(
+        (p["LinearRegression.maxIter"], p["LinearRegression.regParam"]) for p in asked
+    ) == [(i, r) for i in (1, 2, 3) for r in (0.0, 1.0)]
+
+
+def test_random_search_does_not_depend_on_results(space):
+    told = run_serially(RandomSearch(space, seed=9), 6)
+    untold = RandomSearch(space, seed=9)
+    assert [dict(untold.ask().params) for _ in range(6)] == told
+
+
+def test_points_to_evaluate_come_first(space):
+    points = [
+        {
+            "LinearRegression.regParam": 1.0,
+            "LinearRegression.maxIter": 30,
+            "LinearRegression.elasticNetParam": 0.5,
+        },
+        {
+            "LinearRegression.regParam": 0.0,
+            "LinearRegression.maxIter": 5,
+            "LinearRegression.elasticNetParam": 1.0,
+        },
+    ]
+    search = TPESearch(space, points_to_evaluate=points)
+    assert [dict(search.ask().params) for _ in range(2)] == points
+    assert search.hyperopt_trials.trials[0]["misc"]["vals"]["LinearRegression.elasticNetParam"] == [
+        1
+    ]
+    with pytest.raises(ValidationError, match="not in the space"):
+        TPESearch(space, points_to_evaluate=[{"LinearRegression.regParam": 1.0}])
+
+
+def test_grid_asks_points_first_and_each_candidate_once(lr):
+    space = resolve(lr, {"LinearRegression.regParam": [0.0, 1.0], "LinearRegression.maxIter": [5]})
+    grid = GridSearch(
+        space,
+        points_to_evaluate=[{"LinearRegression.regParam": 1.0, "LinearRegression.maxIter": 5}],
+    )
+    asked = []
+    while (candidate := grid.ask()) is not None:
+        asked.append(candidate.params["LinearRegression.regParam"])
+    assert asked == [1.0, 0.0]
+    assert grid.size == 2
+
+
+def test_unknown_strategy_names_the_choices(space):
+    with pytest.raises(ValidationError, match=r"\['grid', 'random', 'tpe'\]"):
+        make_strategy("bayes", space)
