@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -126,6 +127,7 @@ def _results(options: argparse.Namespace) -> int:
 
     from sparktune.plots import primary_metric
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         path = mlflow.artifacts.download_artifacts(
             run_id=options.run_id, artifact_path="results.csv", tracking_uri=options.tracking_uri

@@ -90,6 +90,33 @@ def test_run_prints_summary_saves_outputs_and_results_reads_mlflow(diamonds, tmp
     assert len([line for line in shown.splitlines() if line.strip()]) == 1 + len(results)
 
 
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("diamonds_tpe.yaml", []),
+        ("diamonds_xgboost.yaml", ["pipeline.stages[xgb].params.n_estimators=10"]),
+        ("diamonds_cut_classification.yaml", []),
+    ],
+)
+def test_every_example_job_runs(spark, tmp_path, capsys, name, extra):
+    """The other examples, shrunk: a small sample, 2 folds, 2 trials, no tracking."""
+    flags = {
+        "data.sample": "0.02",
+        "evaluation.folds": "2",
+        "evaluation.train_metrics": "false",
+        "search.max_trials": "2",
+        "tracking.enabled": "false",
+        "output.model": "null",
+        "output.results": str(tmp_path / "results.csv"),
+    }
+    sets = [f"{k}={v}" for k, v in flags.items()] + extra
+    argv = ["run", str(GRID.parent / name), "--no-progress"]
+    assert cli.main([*argv, *[a for s in sets for a in ("--set", s)]]) == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert len(results) == 2 and set(results["state"]) == {"complete"}, results
+    assert "best params:" in capsys.readouterr().out
+
+
 def test_run_reports_a_label_missing_from_the_data(spark, tmp_path, capsys):
     status = cli.main(["run", str(GRID), *tiny(tmp_path), "--set", "data.label=weight"])
     err = capsys.readouterr().err

@@ -151,7 +151,7 @@ def test_list_of_dicts_is_a_conditional_grid(pipe, lr):
     ]
 
 
-def test_choice_between_final_estimators_keeps_the_featurizers_apart(pipe, lr, spark):
+def test_choice_between_final_estimators_keeps_the_featurizers_apart(pipe, lr):
     tree = DecisionTreeRegressor(featuresCol="features", labelCol="price")
     gbt = GBTRegressor(featuresCol="features", labelCol="price")
     space = resolve(
@@ -187,7 +187,7 @@ def test_a_list_inside_hp_choice_is_one_value_as_in_hyperopt(pipe):
         resolve(pipe, space)
 
 
-def test_choice_of_whole_stage_lists_through_a_pipelines_stages(pipe, lr, spark):
+def test_choice_of_whole_stage_lists_through_a_pipelines_stages(lr):
     tree = DecisionTreeRegressor(featuresCol="features", labelCol="price")
     head = Pipeline(stages=[lr])
     outer = Pipeline(stages=featurizers() + [head])

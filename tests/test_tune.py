@@ -22,17 +22,20 @@ from pyspark.ml.regression import (
 from stages import FITS, CountingStage
 
 import sparktune
-from sparktune import Callback, ValidationError
+from sparktune import Callback, SearchFailedError, TrialState, ValidationError
 from sparktune.space import ESTIMATOR
 
 
 class TagRecorder(Callback):
-    """Keeps the Spark job tag of the search it is attached to."""
+    """Keeps the Spark job tag of the search, when it started and ended, and its trials."""
 
-    tag = None
+    tag, started, ended, trials = None, None, None, ()
 
     def on_search_start(self, engine):
-        self.tag = engine.tag
+        self.tag, self.started = engine.tag, time.time()
+
+    def on_search_end(self, trials):
+        self.ended, self.trials = time.time(), list(trials)
 
 
 @pytest.fixture(scope="module")
@@ -171,25 +174,22 @@ def test_timeout_cancels_running_trials_and_leaves_nothing_behind(spark, small, 
     pipe = Pipeline(stages=featurizers() + [gbt])
     recorder = TagRecorder()
     persisted = spark.sparkContext._jsc.getPersistentRDDs().size()
-    timeout = 30
-    result = sparktune.tune(
-        pipe,
-        {"GBTRegressor.maxIter": [1, 400, 401, 402]},
-        small,
-        rmse,
-        strategy="grid",
-        parallelism=2,
-        train_ratio=0.75,
-        timeout=timeout,
-        callbacks=[recorder],
-        progress=False,
-        refit=False,
-    )
-    assert result.stop_reason == "timeout"
-    assert result.elapsed < timeout + 10
-    states = list(result.results["state"])
-    assert states[0] == "complete" and "cancelled" in states and "complete" not in states[1:]
-    assert result.best_params == {"GBTRegressor.maxIter": 1}
+    timeout = 10
+    with pytest.raises(SearchFailedError, match=r"stop reason: timeout.*'cancelled': 2"):
+        sparktune.tune(
+            pipe,
+            {"GBTRegressor.maxIter": [300, 301, 302]},
+            small,
+            rmse,
+            strategy="grid",
+            parallelism=2,
+            train_ratio=0.75,
+            timeout=timeout,
+            callbacks=[recorder],
+            progress=False,
+        )
+    assert recorder.ended - recorder.started < timeout + 10
+    assert [t.state for t in recorder.trials] == [TrialState.CANCELLED] * 2
     assert running_jobs(spark, recorder.tag) == []
     assert spark.sparkContext._jsc.getPersistentRDDs().size() == persisted
 

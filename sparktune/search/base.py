@@ -10,6 +10,7 @@ avoid what fails instead of forgetting it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -60,7 +61,6 @@ class HyperoptSearch:
         self._points = [space.assignment(point) for point in points_to_evaluate or ()]
         self._seen: set[tuple[Any, ...]] = set()
         self._docs: dict[int, dict[str, Any]] = {}
-        self._finite: list[dict[str, Any]] | None | bool = False
 
     def ask(self) -> Candidate | None:
         """The next candidate with params not asked before, or None when none is left."""
@@ -112,11 +112,14 @@ class HyperoptSearch:
             yield self._suggest(self.algo, tid, attempt)
         for attempt in range(self.retries, self.retries + self.random_retries):
             yield self._suggest(rand.suggest, tid, attempt)
-        if self._finite is False:
-            self._finite = self.space.enumerate()
-        if self._finite:
-            order = np.random.default_rng(self._seed(tid, -1)).permutation(len(self._finite))
-            yield from (self._finite[i] for i in order)
+        every = self._every_point
+        order = np.random.default_rng(self._seed(tid, -1)).permutation(len(every))
+        yield from (every[i] for i in order)
+
+    @functools.cached_property
+    def _every_point(self) -> list[dict[str, Any]]:
+        """All assignments of a small finite space (empty for others), enumerated once."""
+        return self.space.enumerate() or []
 
     def _seed(self, tid: int, attempt: int) -> int:
         """A seed fixed by the search seed, the trial and the attempt (same seed, same run)."""
