@@ -22,7 +22,7 @@ from bench.common import diamonds, featurizers, session, timed
 
 TRIALS = 24
 SEED = 7
-MAX_ITER = 8
+MAX_ITER = 5
 
 DEPTH = hp.quniform("maxDepth", 3, 6, 1)
 STEP = hp.loguniform("stepSize", math.log(0.05), math.log(0.5))

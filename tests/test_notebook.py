@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from mlflow import MlflowClient
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).parent.parent / "examples" / "tune_diamonds.ipynb"
@@ -62,3 +63,13 @@ def test_example_notebook_executes(tmp_path):
     assert table.count("<tr>") == 3 and "..." not in table  # 3 trials, no column cut
     assert "image/png" in outputs_of(cell_with(nb, "result.plot()"))
     assert "prediction" in outputs_of(cell_with(nb, "best_model.transform"))["text/html"]
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("diamonds-notebook")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and len(runs) == 1 + 3
+    files = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    plots = {a.path for a in client.list_artifacts(parents[0].info.run_id, "plots")}
+    assert "results.csv" in files
+    assert plots == {"plots/metric_history.png", "plots/param_effects.png"}
