@@ -123,6 +123,7 @@ def test_two_trials_run_spark_jobs_at_once_and_max_trials_are_distinct(spark, sm
         seed=1,
         callbacks=[recorder],
         progress=False,
+        tracking=False,
         refit=False,
     )
     assert [t.number for t in result.trials] == [0, 1, 2, 3]
@@ -153,6 +154,7 @@ def test_values_that_make_the_fit_raise_fail_those_trials_only(spark, small, rms
         parallelism=2,
         num_folds=2,
         progress=False,
+        tracking=False,
     )
     table = result.results.set_index(
         ["param_LinearRegression.loss", "param_LinearRegression.elasticNetParam"]
@@ -187,6 +189,7 @@ def test_timeout_cancels_running_trials_and_leaves_nothing_behind(spark, small, 
             timeout=timeout,
             callbacks=[recorder],
             progress=False,
+            tracking=False,
         )
     assert recorder.ended - recorder.started < timeout + 10
     assert [t.state for t in recorder.trials] == [TrialState.CANCELLED] * 2
@@ -223,6 +226,7 @@ def test_choice_between_final_estimators_with_shared_featurizers(spark, small, r
         num_folds=2,
         points_to_evaluate=points,
         progress=False,
+        tracking=False,
     )
     assert [t.params for t in result.trials[:2]] == [
         {ESTIMATOR: lr, "LinearRegression.regParam": 0.1},
@@ -256,6 +260,7 @@ def test_single_estimator_choice_with_validation_data_and_metrics_on_both_sides(
         strategy="grid",
         validation_data=validation,
         progress=False,
+        tracking=False,
     )
     columns = set(result.results.columns)
     assert {"mean_val_rmse", "split0_val_r2", "mean_train_rmse", "split0_train_r2"} <= columns
@@ -280,6 +285,7 @@ def test_same_seed_at_parallelism_one_gives_the_same_trials(spark, small, rmse):
             train_ratio=0.7,
             seed=11,
             progress=False,
+            tracking=False,
             refit=False,
         )
         return [dict(t.params) for t in result.trials]
@@ -308,8 +314,9 @@ def test_same_seed_at_parallelism_one_gives_the_same_trials(spark, small, rmse):
 def test_bad_input_fails_before_any_spark_job(spark, small, kwargs, message):
     pipe, _ = lr_pipeline(maxIter=5)
     args = {"space": {"LinearRegression.regParam": [0.1, 1.0]}, "metric": "rmse", **kwargs}
+    evaluator = RegressionEvaluator(labelCol="price", metricName=args.pop("metric"))
+    space = args.pop("space")
     before = jobs_submitted(spark)
     with pytest.raises(ValidationError, match=message):
-        evaluator = RegressionEvaluator(labelCol="price", metricName=args.pop("metric"))
-        sparktune.tune(pipe, args.pop("space"), small, evaluator, progress=False, **args)
+        sparktune.tune(pipe, space, small, evaluator, progress=False, tracking=False, **args)
     assert jobs_submitted(spark) == before
