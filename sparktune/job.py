@@ -39,7 +39,7 @@ def session(spec: JobSpec, master: str | None = None) -> SparkSession:
     ``master`` (the ``--master`` option) wins over ``spark.master`` of the spec.
     """
     if under_spark_submit():
-        return SparkSession.builder.appName(f"sparktune {Path(spec.source).stem}").getOrCreate()
+        return SparkSession.builder.getOrCreate()  # named by spark-submit's --name
     return get_session(master or spec.spark.master, spec.spark.conf)
 
 

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 from pyspark.ml.param import Param, Params
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from sparktune import pipeline
 from sparktune.engine import Callback, Engine, ErrorPolicy, describe_error
@@ -713,6 +713,9 @@ class MlflowTracker(Callback):
             import mlflow.spark
 
             self._ensure_parent()
+            # MLflow checks the input example by loading the model on this thread's active
+            # session; without one it would reconfigure the session for a local[1] load.
+            SparkSession.builder.getOrCreate()
             with _fluent_uri(self.uri), mlflow.start_run(run_id=self.run_id):
                 mlflow.spark.log_model(
                     model,
