@@ -229,8 +229,8 @@ class Engine:
         finally:
             if running:
                 self._cancel_all(running)
-                for number in sorted(running):
-                    self._record(strategy, self._finish(running[number], cancelled=True))
+                for key in sorted(running):
+                    self._record(strategy, self._finish(running[key], cancelled=True))
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
             self._notify("on_search_end", list(self.trials))
