@@ -10,7 +10,8 @@ Turning it on:
   MLflow's "Default"). A :class:`Tracking` object sets the same plus the retry settings.
 - The drop-in classes: ``sparktune.tracking.track(cv, tracking=True, experiment=None)``
   makes every later ``cv.fit(df)`` of a ``CrossValidator`` / ``TrainValidationSplit``
-  tracked the same way (strategy "grid", its best model refit by ``fit``).
+  tracked the same way (strategy "grid", its best model refit by ``fit``); the fitted
+  model then carries ``run_id`` and ``unlogged_trials``, as ``tune``'s result does.
 
 What is logged: the parent run holds the search's settings, the data's shape, the Spark
 master and relevant conf (any key that looks like a secret redacted, and no value of a

@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparktune import Callback
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -91,3 +93,15 @@ def start_server(root: Path, timeout: float = 300.0) -> MlflowServer:
     raise RuntimeError(
         f"mlflow server did not answer within {timeout} s:\n{log.read_text()[-3000:]}"
     )
+
+
+class StopServerAfter(Callback):
+    """Stops an MLflow server once ``after`` trials have ended: an outage mid-search."""
+
+    def __init__(self, server, after):
+        self.server, self.after, self.seen = server, after, 0
+
+    def on_trial_end(self, trial):
+        self.seen += 1
+        if self.seen == self.after:
+            self.server.stop()

@@ -238,22 +238,10 @@ def test_cli_job_killed_with_sigkill_resumes(spark, tmp_path):
     assert math.isclose(best_resumed["mean_val_rmse"], best_whole["mean_val_rmse"], rel_tol=1e-6)
 
 
-class StopServerAfter(Callback):
-    """Stops the MLflow server once ``after`` trials have ended (an outage mid-search)."""
-
-    def __init__(self, server, after):
-        self.server, self.after, self.seen = server, after, 0
-
-    def on_trial_end(self, trial):
-        self.seen += 1
-        if self.seen == self.after:
-            self.server.stop()
-
-
 @pytest.mark.server
 def test_resume_after_an_mlflow_outage_logs_the_missing_trials(data, tmp_path, monkeypatch):
     from mlflow import MlflowClient
-    from servers import start_server
+    from servers import StopServerAfter, start_server
 
     from sparktune.tracking import MlflowTracker, Tracking
 

@@ -15,11 +15,11 @@ from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.regression import LinearRegression
 from pyspark.ml.tuning import ParamGridBuilder
-from servers import start_server
+from servers import StopServerAfter, start_server
 from stages import FailingStage
 
 import sparktune
-from sparktune import Callback, ValidationError
+from sparktune import ValidationError
 from sparktune.tracking import REDACTED, Tracking, track
 
 FAST = dict(attempts=2, backoff=0.05, max_backoff=0.2, drain_timeout=60)
@@ -31,6 +31,15 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def data(diamonds):
+    """800 rows: enough for linear regression, small enough for a loaded 2-core box."""
+    frame = diamonds.limit(800).cache()
+    frame.count()
+    yield frame
+    frame.unpersist()
 
 
 @pytest.fixture
@@ -62,7 +71,7 @@ def split(runs):
     return parents, children
 
 
-def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, diamonds, store, monkeypatch):
+def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, data, store, monkeypatch):
     pipe, lr = lr_pipeline()
     space = {
         "LinearRegression.regParam": hp.loguniform("reg", -6, 3),
@@ -72,7 +81,7 @@ def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, diamonds, sto
     result = sparktune.tune(
         pipe,
         space,
-        diamonds,
+        data,
         rmse(),
         strategy="tpe",
         max_trials=8,
@@ -113,20 +122,20 @@ def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, diamonds, sto
     assert len(found) == 8 and found["metrics.mean_val_rmse"].notna().all()
 
     loaded = mlflow.spark.load_model(f"runs:/{parent.info.run_id}/model")
-    ours = [r[0] for r in loaded.transform(diamonds).select("prediction").collect()]
-    theirs = [r[0] for r in result.best_model.transform(diamonds).select("prediction").collect()]
+    ours = [r[0] for r in loaded.transform(data).select("prediction").collect()]
+    theirs = [r[0] for r in result.best_model.transform(data).select("prediction").collect()]
     assert ours == pytest.approx(theirs)
     fig = result.plot()
     assert [ax.get_xlabel() for ax in fig.axes if ax.axison][0] == "trial"
 
 
-def test_cross_validator_tracked(spark, diamonds, store):
+def test_cross_validator_tracked(spark, data, store):
     pipe, lr = lr_pipeline()
     grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).addGrid(lr.maxIter, [2, 5]).build()
     cv = sparktune.CrossValidator(
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), numFolds=2, seed=3, parallelism=2
     )
-    model = track(cv, Tracking(store, "cv", **FAST)).fit(diamonds)
+    model = track(cv, Tracking(store, "cv", **FAST)).fit(data)
 
     parents, children = split(runs_of(store, "cv"))
     assert len(parents) == 1 and len(children) == 4
@@ -136,8 +145,8 @@ def test_cross_validator_tracked(spark, diamonds, store):
     params = parent.data.params
     assert params["strategy"] == "grid" and params["split"] == "kfold"
     assert params["folds"] == "2" and params["parallelism"] == "2" and params["seed"] == "3"
-    assert params["data.rows"] == str(diamonds.count()) and params["data.label"] == "price"
-    assert params["data.columns"] == str(len(diamonds.columns))
+    assert params["data.rows"] == str(data.count()) and params["data.label"] == "price"
+    assert params["data.columns"] == str(len(data.columns))
     assert params["spark.master"] == spark.sparkContext.master
     assert "LinearRegression.regParam" in params["space"]
 
@@ -171,7 +180,7 @@ def test_cross_validator_tracked(spark, diamonds, store):
     assert {"model/MLmodel", "model/input_example.json"} <= model_files
 
 
-def test_failed_trial_is_a_failed_child(spark, diamonds, store):
+def test_failed_trial_is_a_failed_child(spark, data, store):
     failing = FailingStage()
     lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
     pipe = Pipeline(stages=[failing] + featurizers() + [lr])
@@ -179,7 +188,7 @@ def test_failed_trial_is_a_failed_child(spark, diamonds, store):
     tvs = sparktune.TrainValidationSplit(
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=1
     )
-    model = track(tvs, Tracking(store, **FAST)).fit(diamonds)
+    model = track(tvs, Tracking(store, **FAST)).fit(data)
     parents, children = split(runs_of(store))
     assert len(parents) == 1 and len(children) == 2
     by_trial = {int(c.data.tags["sparktune.trial"]): c for c in children}
@@ -193,7 +202,7 @@ def test_failed_trial_is_a_failed_child(spark, diamonds, store):
     assert model.run_id == parents[0].info.run_id
 
 
-def test_no_secret_reaches_mlflow(spark, diamonds, store, monkeypatch):
+def test_no_secret_reaches_mlflow(spark, data, store, monkeypatch):
     conf_secret, env_secret = uuid.uuid4().hex, uuid.uuid4().hex
     monkeypatch.setenv("SPARKTUNE_TEST_API_TOKEN", env_secret)
     spark.conf.set("spark.hadoop.fs.s3a.secret.key", conf_secret)
@@ -205,7 +214,7 @@ def test_no_secret_reaches_mlflow(spark, diamonds, store, monkeypatch):
         tvs = sparktune.TrainValidationSplit(
             estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2
         )
-        track(tvs, Tracking(store, **FAST)).fit(diamonds)
+        track(tvs, Tracking(store, **FAST)).fit(data)
     finally:
         for key in ("secret.key", "endpoint"):
             spark.conf.unset(f"spark.hadoop.fs.s3a.{key}")
@@ -224,7 +233,7 @@ def test_no_secret_reaches_mlflow(spark, diamonds, store, monkeypatch):
         assert conf_secret not in text and env_secret not in text
 
 
-def test_default_store_env_uri_and_off(spark, diamonds, tmp_path, monkeypatch):
+def test_default_store_env_uri_and_off(spark, data, tmp_path, monkeypatch):
     pipe, lr = lr_pipeline()
     grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build()
 
@@ -232,7 +241,7 @@ def test_default_store_env_uri_and_off(spark, diamonds, tmp_path, monkeypatch):
         tvs = sparktune.TrainValidationSplit(
             estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2
         )
-        return track(tvs, tracking).fit(diamonds)
+        return track(tvs, tracking).fit(data)
 
     off = search(False)
     assert off.run_id is None and not (tmp_path / "mlflow.db").exists()
@@ -250,12 +259,12 @@ def test_default_store_env_uri_and_off(spark, diamonds, tmp_path, monkeypatch):
     assert [p.info.run_id for p in parents] == [from_env.run_id] and len(children) == 2
 
 
-def test_autolog_does_not_log_fits_twice(spark, diamonds, store, monkeypatch):
+def test_autolog_does_not_log_fits_twice(spark, data, store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     mlflow.pyspark.ml.autolog(log_models=False, silent=True)
     try:
         pipe, lr = lr_pipeline()
-        featurized = Pipeline(stages=featurizers()).fit(diamonds).transform(diamonds)
+        featurized = Pipeline(stages=featurizers()).fit(data).transform(data)
         before = len(runs_of(store))
         lr.fit(featurized)  # autologging is really on: this fit is a run of its own
         assert len(runs_of(store)) == before + 1
@@ -263,7 +272,7 @@ def test_autolog_does_not_log_fits_twice(spark, diamonds, store, monkeypatch):
         tvs = sparktune.TrainValidationSplit(
             estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2, parallelism=2
         )
-        model = track(tvs, Tracking(experiment="tuned", **FAST)).fit(diamonds)
+        model = track(tvs, Tracking(experiment="tuned", **FAST)).fit(data)
         parents, children = split(runs_of(store, "tuned"))
         assert [p.info.run_id for p in parents] == [model.run_id] and len(children) == 3
         assert len(runs_of(store)) == before + 1 + 1 + 3
@@ -274,7 +283,7 @@ def test_autolog_does_not_log_fits_twice(spark, diamonds, store, monkeypatch):
         mlflow.pyspark.ml.autolog(disable=True)
 
 
-def test_nests_under_the_callers_active_run(spark, diamonds, store, monkeypatch):
+def test_nests_under_the_callers_active_run(spark, data, store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     pipe, lr = lr_pipeline()
     grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build()
@@ -282,7 +291,7 @@ def test_nests_under_the_callers_active_run(spark, diamonds, store, monkeypatch)
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2
     )
     with mlflow.start_run() as outer:
-        model = track(tvs, Tracking(**FAST)).fit(diamonds)
+        model = track(tvs, Tracking(**FAST)).fit(data)
     search = MlflowClient(store).get_run(model.run_id)
     assert search.data.tags["mlflow.parentRunId"] == outer.info.run_id
 
@@ -308,13 +317,13 @@ def server(tmp_path):
 
 
 @pytest.mark.server
-def test_search_logged_to_a_server(spark, diamonds, server):
+def test_search_logged_to_a_server(spark, data, server):
     pipe, lr = lr_pipeline()
     grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0, 3.0]).build()
     tvs = sparktune.TrainValidationSplit(
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=4, parallelism=2
     )
-    model = track(tvs, Tracking(server.url, "served", **FAST)).fit(diamonds)
+    model = track(tvs, Tracking(server.url, "served", **FAST)).fit(data)
     parents, children = split(runs_of(server.url, "served"))
     assert [p.info.run_id for p in parents] == [model.run_id] and len(children) == 3
     assert all(c.data.metrics["mean_val_rmse"] > 0 for c in children)
@@ -324,23 +333,11 @@ def test_search_logged_to_a_server(spark, diamonds, server):
         loaded = mlflow.spark.load_model(f"runs:/{model.run_id}/model")
     finally:
         mlflow.set_tracking_uri(None)
-    assert loaded.transform(diamonds).filter("prediction IS NULL").count() == 0
-
-
-class KillAfter(Callback):
-    """Stops the MLflow server when the given number of trials have ended."""
-
-    def __init__(self, server, after):
-        self.server, self.after, self.seen = server, after, 0
-
-    def on_trial_end(self, trial):
-        self.seen += 1
-        if self.seen == self.after:
-            self.server.stop()
+    assert loaded.transform(data).filter("prediction IS NULL").count() == 0
 
 
 @pytest.mark.server
-def test_search_survives_the_server_dying(spark, diamonds, server, monkeypatch):
+def test_search_survives_the_server_dying(spark, data, server, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     pipe, lr = lr_pipeline()
@@ -348,8 +345,8 @@ def test_search_survives_the_server_dying(spark, diamonds, server, monkeypatch):
     tvs = sparktune.TrainValidationSplit(
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=5, parallelism=2
     )
-    tvs.callbacks.append(KillAfter(server, 2))
-    model = track(tvs, Tracking(server.url, "dying", **{**FAST, "drain_timeout": 30})).fit(diamonds)
+    tvs.callbacks.append(StopServerAfter(server, 2))
+    model = track(tvs, Tracking(server.url, "dying", **{**FAST, "drain_timeout": 30})).fit(data)
     assert not server.healthy()
     assert list(model.results["state"]) == ["complete"] * 6
     assert model.bestModel is not None
