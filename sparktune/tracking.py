@@ -885,7 +885,7 @@ def validator_tracker(validator: Params, dataset: DataFrame) -> MlflowTracker | 
     maps = validator.getOrDefault("estimatorParamMaps") or []
     options_by_param = pipeline.options_of(maps)
     names = readable_names(estimator, list(options_by_param))
-    space = {names[p]: [_plain(v) for v in values] for p, values in options_by_param.items()}
+    space = describe_space({names[p]: values for p, values in options_by_param.items()})
     settings: dict[str, Any] = {
         "strategy": "grid",
         "space": space,
