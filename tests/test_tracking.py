@@ -23,6 +23,8 @@ from sparktune import ValidationError
 from sparktune.tracking import REDACTED, Tracking, track
 
 FAST = dict(attempts=2, backoff=0.05, max_backoff=0.2, drain_timeout=60)
+#: Where the logged model is not what a test is about, skip it (a few seconds a search).
+NO_MODEL = dict(FAST, log_model=False)
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +190,7 @@ def test_failed_trial_is_a_failed_child(spark, data, store):
     tvs = sparktune.TrainValidationSplit(
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=1
     )
-    model = track(tvs, Tracking(store, **FAST)).fit(data)
+    model = track(tvs, Tracking(store, **NO_MODEL)).fit(data)
     parents, children = split(runs_of(store))
     assert len(parents) == 1 and len(children) == 2
     by_trial = {int(c.data.tags["sparktune.trial"]): c for c in children}
@@ -214,7 +216,7 @@ def test_no_secret_reaches_mlflow(spark, data, store, monkeypatch):
         tvs = sparktune.TrainValidationSplit(
             estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2
         )
-        track(tvs, Tracking(store, **FAST)).fit(data)
+        track(tvs, Tracking(store, **NO_MODEL)).fit(data)
     finally:
         for key in ("secret.key", "endpoint"):
             spark.conf.unset(f"spark.hadoop.fs.s3a.{key}")
@@ -247,14 +249,14 @@ def test_default_store_env_uri_and_off(spark, data, tmp_path, monkeypatch):
     assert off.run_id is None and not (tmp_path / "mlflow.db").exists()
 
     mlflow.set_tracking_uri(None)
-    default = search(Tracking(**FAST))
+    default = search(Tracking(**NO_MODEL))
     assert (tmp_path / "mlflow.db").exists()
     assert [r.info.run_id for r in split(runs_of("sqlite:///mlflow.db"))[0]] == [default.run_id]
 
     elsewhere = f"sqlite:///{tmp_path}/env.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
-    from_env = search(Tracking(**FAST))
+    from_env = search(Tracking(**NO_MODEL))
     parents, children = split(runs_of(elsewhere, "from-env"))
     assert [p.info.run_id for p in parents] == [from_env.run_id] and len(children) == 2
 
@@ -272,7 +274,7 @@ def test_autolog_does_not_log_fits_twice(spark, data, store, monkeypatch):
         tvs = sparktune.TrainValidationSplit(
             estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2, parallelism=2
         )
-        model = track(tvs, Tracking(experiment="tuned", **FAST)).fit(data)
+        model = track(tvs, Tracking(experiment="tuned", **NO_MODEL)).fit(data)
         parents, children = split(runs_of(store, "tuned"))
         assert [p.info.run_id for p in parents] == [model.run_id] and len(children) == 3
         assert len(runs_of(store)) == before + 1 + 1 + 3
@@ -291,7 +293,7 @@ def test_nests_under_the_callers_active_run(spark, data, store, monkeypatch):
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=2
     )
     with mlflow.start_run() as outer:
-        model = track(tvs, Tracking(**FAST)).fit(data)
+        model = track(tvs, Tracking(**NO_MODEL)).fit(data)
     search = MlflowClient(store).get_run(model.run_id)
     assert search.data.tags["mlflow.parentRunId"] == outer.info.run_id
 
@@ -309,9 +311,10 @@ def test_bad_tracking_input_fails_early():
 
 
 # -- a real mlflow server ------------------------------------------------------------------
-@pytest.fixture
-def server(tmp_path):
-    started = start_server(tmp_path / "server")
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the module; the outage test, which stops it, runs last."""
+    started = start_server(tmp_path_factory.mktemp("server"))
     yield started
     started.stop()
 
@@ -346,7 +349,7 @@ def test_search_survives_the_server_dying(spark, data, server, monkeypatch):
         estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), seed=5, parallelism=2
     )
     tvs.callbacks.append(StopServerAfter(server, 2))
-    model = track(tvs, Tracking(server.url, "dying", **{**FAST, "drain_timeout": 30})).fit(data)
+    model = track(tvs, Tracking(server.url, "dying", **{**NO_MODEL, "drain_timeout": 30})).fit(data)
     assert not server.healthy()
     assert list(model.results["state"]) == ["complete"] * 6
     assert model.bestModel is not None
