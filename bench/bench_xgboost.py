@@ -16,7 +16,7 @@ from pyspark.ml.evaluation import RegressionEvaluator
 from xgboost.spark import SparkXGBRegressor
 
 import sparktune
-from bench.common import diamonds, featurizers, session, timed
+from bench.common import diamonds, featurizers, session, timed, warm_up
 
 SEED = 7
 
@@ -32,6 +32,7 @@ def main() -> dict[str, float]:
     """Time both CrossValidators and the TPE search; print and return the figures."""
     spark = session()
     data = diamonds(spark)
+    warm_up(data)
     evaluator = RegressionEvaluator(labelCol="price", metricName="rmse")
     stage = regressor()
     pipe = Pipeline(stages=featurizers() + [stage])

@@ -48,6 +48,42 @@ def featurizers() -> list[Any]:
     ]
 
 
+_warm = False
+
+
+def warm_up(data: DataFrame) -> None:
+    """Run pyspark's and sparktune's CrossValidator once on a sample, untimed, once per process.
+
+    A fresh JVM runs its first Spark jobs much slower than later ones (class loading, JIT);
+    without this the first contender timed would pay for both.
+    """
+    global _warm
+    if _warm:
+        return
+    from pyspark.ml import Pipeline
+    from pyspark.ml import tuning as pt
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.regression import LinearRegression
+
+    import sparktune
+
+    sample = data.sample(fraction=0.1, seed=1)
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=10)
+    grid = pt.ParamGridBuilder().addGrid(lr.regParam, [0.1, 1.0]).build()
+    common = dict(
+        estimator=Pipeline(stages=featurizers() + [lr]),
+        estimatorParamMaps=grid,
+        evaluator=RegressionEvaluator(labelCol="price"),
+        numFolds=2,
+        parallelism=2,
+    )
+    start = time.perf_counter()
+    for cls in (pt.CrossValidator, sparktune.CrossValidator):
+        cls(**common).fit(sample)
+    print(f"  (JVM warm-up, untimed: {time.perf_counter() - start:.1f} s)", flush=True)
+    _warm = True
+
+
 def timed(label: str, fn: Callable[[], Any]) -> tuple[float, Any]:
     """Run ``fn`` once and return (seconds, result), logging the time."""
     start = time.perf_counter()
@@ -55,3 +91,20 @@ def timed(label: str, fn: Callable[[], Any]) -> tuple[float, Any]:
     seconds = time.perf_counter() - start
     print(f"  {label:<44s} {seconds:8.1f} s", flush=True)
     return seconds, result
+
+
+def best_of(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, Any]]:
+    """Run every contender ``rounds`` times, interleaved; keep each one's fastest run.
+
+    Interleaving spreads the machine's drift over all contenders, and the fastest run is
+    the least disturbed one; each run's time is printed.
+    """
+    best: dict[str, tuple[float, Any]] = {}
+    for round_number in range(1, rounds + 1):
+        for label, fn in contenders.items():
+            seconds, result = timed(f"{label} [run {round_number}]", fn)
+            if label not in best or seconds < best[label][0]:
+                best[label] = (seconds, result)
+    for label, (seconds, _) in best.items():
+        print(f"  {label:<44s} {seconds:8.1f} s (best of {rounds})", flush=True)
+    return best

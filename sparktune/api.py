@@ -24,8 +24,7 @@ from pyspark.sql import DataFrame
 from sparktune import checkpoint as checkpointing
 from sparktune import splits, xgb
 from sparktune.checks import check_evaluator
-from sparktune.cleanup import ReleaseLeftovers
-from sparktune.engine import Callback, ErrorPolicy, Strategy
+from sparktune.engine import Callback, ErrorPolicy, Strategy, check_limits
 from sparktune.errors import SearchFailedError, ValidationError
 from sparktune.objective import name_evaluators
 from sparktune.progress import ProgressBar
@@ -146,6 +145,7 @@ def tune(
         raise ValidationError(f"strategy must be one of 'grid', 'random', 'tpe'; got {strategy!r}.")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValidationError(f"seed must be an integer, got {seed!r}.")
+    check_limits(parallelism, max_trials, timeout, early_stopping)
     search = make_strategy(
         strategy,
         resolved,
@@ -258,7 +258,6 @@ def _callbacks_for(
             raise ValidationError(
                 f"callbacks must be sparktune.Callback instances, got {type(hook).__name__}."
             )
-    hooks.append(ReleaseLeftovers())
     if progress:
         hooks.append(ProgressBar(total, larger_is_better, desc=f"sparktune {strategy}"))
     return hooks

@@ -15,10 +15,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from py4j.protocol import Py4JError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 logger = logging.getLogger(__name__)
+
+
+def lineage_free(df: DataFrame) -> DataFrame:
+    """``df`` (persisted and materialized) as a DataFrame whose plan is just its cached data.
+
+    Every query on a persisted DataFrame re-analyzes its whole lineage and looks it up in
+    the cache manager; for featurized folds that planning took more driver time than the
+    fits. A plan that starts at the cached relation skips both, and Spark still recomputes
+    lost partitions from the lineage the relation keeps. ``df`` itself is returned where
+    the cached relation cannot be reached (e.g. Spark Connect).
+    """
+    spark = df.sparkSession
+    try:
+        cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(df._jdf)
+        if not cached.isDefined():
+            return df
+        relation = cached.get().cachedRepresentation()
+        jdf = spark._jvm.org.apache.spark.sql.classic.Dataset.ofRows(spark._jsparkSession, relation)
+    except (AttributeError, Py4JError):
+        logger.debug("cannot reach the cached relation; querying the persisted DataFrame")
+        return df
+    return DataFrame(jdf, spark)
 
 
 def cached_size(df: DataFrame) -> int:

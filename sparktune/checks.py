@@ -66,7 +66,8 @@ def check_not_empty(dataset: DataFrame) -> None:
         raise ValidationError("The DataFrame to tune on is empty: it has no rows.")
 
 
-def _output_columns(stage: Params) -> list[str]:
+def output_columns(stage: Params) -> list[str]:
+    """The columns ``stage`` adds to the data (its output/prediction column params)."""
     names = []
     for param_name in (
         "outputCol",
@@ -104,8 +105,8 @@ def check_columns(
                     f"but column(s) {missing} are neither in the data nor made by an earlier "
                     f"stage. Data columns: {dataset.columns}."
                 )
-        available.update(_output_columns(stage))
-        made.update(_output_columns(stage))
+        available.update(output_columns(stage))
+        made.update(output_columns(stage))
     for name, evaluator in evaluators.items():
         if evaluator.hasParam("labelCol"):
             label = evaluator.getOrDefault("labelCol")
@@ -162,7 +163,7 @@ def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
 
     ``holders`` are the stages and evaluators; labels made by a stage are not checked.
     """
-    made = {c for holder in holders for c in _output_columns(holder)}
+    made = {c for holder in holders for c in output_columns(holder)}
     numeric = {f.name for f in dataset.schema.fields if isinstance(f.dataType, T.NumericType)}
     columns = [c for c in label_columns(dataset, holders, made) if c in numeric]
     if not columns:

@@ -114,6 +114,29 @@ def describe_error(exc: BaseException) -> str:
     return " ".join(lines[:3])[:1000]
 
 
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_limits(
+    parallelism: int = 1,
+    max_trials: int | None = None,
+    timeout: float | None = None,
+    early_stopping: int | None = None,
+) -> None:
+    """Fail on a limit no search can run with; cheap, so callers check before any Spark job."""
+    if not _positive_int(parallelism):
+        raise ValidationError(f"parallelism must be a positive integer, got {parallelism!r}.")
+    if max_trials is not None and not _positive_int(max_trials):
+        raise ValidationError(f"max_trials must be a positive integer, got {max_trials!r}.")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise ValidationError(f"timeout must be positive seconds, got {timeout!r}.")
+    if early_stopping is not None and not _positive_int(early_stopping):
+        raise ValidationError(f"early_stopping must be >= 1 trials, got {early_stopping!r}.")
+
+
 def _is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` is Spark reporting a job that sparktune itself cancelled."""
     return "cancelled" in describe_error(exc).lower()
@@ -130,8 +153,7 @@ class Engine:
         error_policy: ErrorPolicy | str = ErrorPolicy.CONTINUE,
         callbacks: Sequence[Callback] = (),
     ) -> None:
-        if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
-            raise ValidationError(f"parallelism must be a positive integer, got {parallelism!r}.")
+        check_limits(parallelism=parallelism)
         try:
             self.error_policy = ErrorPolicy(error_policy)
         except ValueError:
@@ -164,12 +186,7 @@ class Engine:
         new trials are numbered after them.
         Cached data is released and the thread pool closed however the search ends.
         """
-        if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-            raise ValidationError(f"max_trials must be a positive integer, got {max_trials!r}.")
-        if timeout is not None and timeout <= 0:
-            raise ValidationError(f"timeout must be positive seconds, got {timeout!r}.")
-        if early_stopping is not None and early_stopping < 1:
-            raise ValidationError(f"early_stopping must be >= 1 trials, got {early_stopping!r}.")
+        check_limits(max_trials=max_trials, timeout=timeout, early_stopping=early_stopping)
         self.started = time.time()
         deadline = self.started + timeout if timeout else math.inf
         pool = cf.ThreadPoolExecutor(self.parallelism, thread_name_prefix="sparktune")

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame, SparkSession
 
 from sparktune import datasets
-from sparktune.checks import _output_columns as output_columns
+from sparktune.checks import output_columns
 from sparktune.config import JobSpec, MetricSpec, Problem, SpecError, StageSpec
 from sparktune.session import get_session
 
@@ -28,18 +28,11 @@ logger = logging.getLogger(__name__)
 CSV_DEFAULTS = {"header": "true", "inferSchema": "true"}
 
 
-def under_spark_submit() -> bool:
-    """Whether this process is a driver launched by spark-submit (its JVM is already up)."""
-    return "PYSPARK_GATEWAY_PORT" in os.environ
-
-
 def session(spec: JobSpec, master: str | None = None) -> SparkSession:
     """The job's SparkSession: spark-submit's under spark-submit, else embedded with the spec's.
 
     ``master`` (the ``--master`` option) wins over ``spark.master`` of the spec.
     """
-    if under_spark_submit():
-        return SparkSession.builder.getOrCreate()  # named by spark-submit's --name
     return get_session(master or spec.spark.master, spec.spark.conf)
 
 
@@ -138,8 +131,6 @@ def run(
     Every finished trial is checkpointed (:func:`checkpoint_path`); ``resume`` keeps the
     finished trials of an earlier, interrupted run of the same job.
     """
-    from sparktune.api import tune
-
     checkpoint = checkpoint_path(spec)
     if resume and checkpoint is None:
         raise SpecError(
@@ -150,11 +141,31 @@ def run(
     frame = read_data(spec, spark)
     pipeline = build_pipeline(spec)
     check_data(spec, frame, pipeline)
+    # Every fold, check and the refit read the input: read (or ship) it once.
+    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        result = _tune(spec, frame, pipeline, progress, checkpoint, resume)
+    finally:
+        frame.unpersist()
+    save_outputs(spec, result)
+    return result
+
+
+def _tune(
+    spec: JobSpec,
+    frame: DataFrame,
+    pipeline: Any,
+    progress: bool,
+    checkpoint: str | None,
+    resume: bool,
+) -> Any:
+    from sparktune.api import tune
+
     label = spec.data.label
     evaluation = spec.evaluation
     search = spec.search
     tracking = spec.tracking
-    result = tune(
+    return tune(
         pipeline,
         search.hyperopt_space(),
         frame,
@@ -178,8 +189,6 @@ def run(
         checkpoint=checkpoint,
         resume=resume,
     )
-    save_outputs(spec, result)
-    return result
 
 
 def save_outputs(spec: JobSpec, result: Any) -> None:

@@ -11,7 +11,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
 from pyspark.sql import DataFrame
 
-from sparktune.cache import Entry, FoldCache
+from sparktune.cache import Entry, FoldCache, lineage_free
 from sparktune.errors import ValidationError
 from sparktune.pipeline import SplitPlan
 from sparktune.splits import Fold
@@ -44,8 +44,9 @@ class PipelineObjective:
     """Evaluates candidates of one estimator on fixed folds, through the featurized-fold cache.
 
     The prefix of the :class:`SplitPlan` is fitted on a fold's training part only and its
-    output persisted for every candidate sharing the prefix setting; each candidate then
-    fits just the suffix and is scored by every evaluator.
+    output persisted for every candidate sharing the prefix setting (only ``columns``, when
+    given: those the suffix and evaluators may read); each candidate then fits just the
+    suffix and is scored by every evaluator.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class PipelineObjective:
         cache: FoldCache,
         train_metrics: bool = False,
         keep_models: bool = False,
+        columns: frozenset[str] | None = None,
     ) -> None:
         if not evaluators:
             raise ValidationError("At least one evaluator is needed to score candidates.")
@@ -67,6 +69,7 @@ class PipelineObjective:
         self.cache = cache
         self.train_metrics = train_metrics
         self.keep_models = keep_models
+        self.columns = columns
 
     @property
     def num_folds(self) -> int:
@@ -78,9 +81,13 @@ class PipelineObjective:
         train, validation = fold.train, fold.validation
         if prefix_model is not None:
             train, validation = prefix_model.transform(train), prefix_model.transform(validation)
-        train, validation = self.cache.persist(train), self.cache.persist(validation)
-        entry = Entry(train, validation, prefix_model, frames=[train, validation])
-        try:
+        if self.columns is not None:
+            kept = [c for c in train.columns if c in self.columns]
+            train, validation = train.select(*kept), validation.select(*kept)
+        persisted = [self.cache.persist(train), self.cache.persist(validation)]
+        train, validation = (lineage_free(frame) for frame in persisted)
+        entry = Entry(train, validation, prefix_model, frames=persisted)
+        try:  # the counts materialize the cache
             if train.count() == 0:
                 raise ValidationError(f"Fold {fold.index} has no training rows.")
             if validation.count() == 0:

@@ -81,6 +81,42 @@ def flatten(estimator: Params, searched: Iterable[Param]) -> list[Params]:
     return [estimator]
 
 
+# Stages that may read columns their params do not name (a SQL statement, a "y ~ ." formula).
+_READS_ANY_COLUMN = {"SQLTransformer", "RFormula"}
+_KNOWN_MODULES = ("pyspark.ml.", "xgboost.spark")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def referenced_columns(
+    holders: Sequence[Params], options: Mapping[Param, Sequence[Any]]
+) -> frozenset[str] | None:
+    """Every name a param of ``holders`` (or of what they hold) may give a column.
+
+    The featurized folds keep only these columns, so the cache holds what the suffix and the
+    evaluators read and nothing else. ``None`` (keep every column) when some stage is not a
+    pyspark or xgboost class, or may read columns no param names.
+    """
+    names: set[str] = set()
+    for holder in holders:
+        for obj in reachable(holder, options).values():
+            cls = type(obj)
+            if not cls.__module__.startswith(_KNOWN_MODULES) or cls.__name__ in _READS_ANY_COLUMN:
+                return None
+            for param in obj.params:
+                values = list(options.get(param, ()))
+                if obj.isDefined(param):
+                    values.append(obj.getOrDefault(param))
+                names.update(name for value in values for name in _strings(value))
+    return frozenset(names)
+
+
 def stage_names(stages: Sequence[Params]) -> list[str]:
     """The uids of ``stages``, for error messages."""
     return [f"{s.uid} ({type(s).__name__})" for s in stages]

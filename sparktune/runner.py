@@ -26,7 +26,8 @@ from sparktune.checks import (
     check_labels,
     check_not_empty,
 )
-from sparktune.engine import Callback, Engine, ErrorPolicy, Outcome, Strategy
+from sparktune.cleanup import ReleaseLeftovers
+from sparktune.engine import Callback, Engine, ErrorPolicy, Outcome, Strategy, check_limits
 from sparktune.objective import PipelineObjective, name_evaluators
 from sparktune.results import results_frame
 from sparktune.splits import Fold
@@ -123,6 +124,7 @@ def execute(
     where they are known (needed for Params-valued params): it decides the split.
     ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
     """
+    check_limits(parallelism, max_trials, timeout, early_stopping)
     for evaluator in evaluators:
         check_evaluator(evaluator)
     named = name_evaluators(evaluators)
@@ -136,14 +138,21 @@ def execute(
     concurrency = slots.plan_concurrency(spark, plan.stages, options, parallelism)
     budget = cache_budget if cache_budget is not None else default_cache_budget(spark)
     objective = PipelineObjective(
-        plan, folds, named, FoldCache(budget), train_metrics=train_metrics, keep_models=keep_models
+        plan,
+        folds,
+        named,
+        FoldCache(budget),
+        train_metrics=train_metrics,
+        keep_models=keep_models,
+        columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",
         len(plan.prefix),
         len(plan.suffix),
     )
-    engine = Engine(objective, spark, concurrency.parallelism, error_policy, callbacks)
+    hooks = [*callbacks, ReleaseLeftovers()]
+    engine = Engine(objective, spark, concurrency.parallelism, error_policy, hooks)
     outcome = engine.run(
         concurrency.guard(strategy),
         max_trials=max_trials,

@@ -59,6 +59,11 @@ def check_java() -> None:
         )
 
 
+def under_spark_submit() -> bool:
+    """Whether this process is a driver launched by spark-submit (its JVM is already up)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def get_session(
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
@@ -66,12 +71,16 @@ def get_session(
 ) -> SparkSession:
     """Return the active SparkSession, or start one (``local[*]`` with LOCAL_DEFAULTS by default).
 
-    Python workers use this interpreter (``PYSPARK_PYTHON``) so that executors see the same
-    packages as the driver, which ``xgboost.spark`` and pandas UDFs rely on.
+    Under spark-submit the session is spark-submit's: its ``--master`` and ``--conf`` win,
+    and ``master``/``conf`` here are ignored. Python workers use this interpreter
+    (``PYSPARK_PYTHON``) so that executors see the same packages as the driver, which
+    ``xgboost.spark`` and pandas UDFs rely on.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if under_spark_submit():
+        return SparkSession.builder.getOrCreate()  # spark-submit's --name, --master, --conf
     check_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

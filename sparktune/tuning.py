@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame
 
 from sparktune import pipeline, splits, tracking
 from sparktune.checks import check_param_maps
-from sparktune.engine import Callback, ErrorPolicy
+from sparktune.engine import Callback, ErrorPolicy, check_limits
 from sparktune.errors import ValidationError
 from sparktune.runner import CandidateList, SearchRun, execute, readable_names
 from sparktune.trial import Candidate
@@ -61,6 +61,7 @@ class _SparktuneParams(Params):
         if not epm:
             raise ValidationError("estimatorParamMaps is empty: give at least one param map.")
         check_param_maps(epm)
+        check_limits(self.getOrDefault("parallelism"))
         options = pipeline.options_of(epm)
         names = readable_names(est, list(options))
         candidates = [Candidate({names[p]: v for p, v in pm.items()}, dict(pm)) for pm in epm]
@@ -80,7 +81,12 @@ class _SparktuneParams(Params):
         avg = [t.value for t in run.trials]
         std = [t.std() for t in run.trials]
         best = run.best()
-        best_model = refit(est, dataset, epm[best.number])
+        try:
+            best_model = refit(est, dataset, epm[best.number])
+        except BaseException:
+            if tracker is not None:
+                tracker.close("FAILED")
+            raise
         if tracker is not None:
             tracker.finish(tracking.Finished(best_model, best, run.results()))
         return run, avg, std, best_model, tracker

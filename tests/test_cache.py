@@ -5,8 +5,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pyspark.ml.evaluation import RegressionEvaluator
+from pyspark.ml.feature import SQLTransformer
+from pyspark.ml.regression import LinearRegression
+from stages import CountingStage
 
+from sparktune import pipeline, splits
 from sparktune.cache import Entry, FoldCache, cached_size
+from sparktune.objective import PipelineObjective
+from sparktune.trial import Candidate
 
 
 def make_entry(cache, spark, rows):
@@ -80,3 +87,29 @@ def test_a_failed_build_is_remembered_not_repeated(spark):
                 pass
     assert len(calls) == 1
     cache.close()
+
+
+def test_cached_folds_keep_only_the_columns_the_suffix_and_evaluators_read(
+    spark, diamonds, regression_pipeline
+):
+    pipe, lr = regression_pipeline
+    evaluator = RegressionEvaluator(labelCol="price", weightCol="carat")
+    options = {lr.regParam: [0.0, 0.1]}
+    plan = pipeline.plan(pipe, options)
+    columns = pipeline.referenced_columns([*plan.suffix, evaluator], options)
+    folds = splits.kfold(diamonds, 2, seed=3)
+    objective = PipelineObjective(plan, folds, {"rmse": evaluator}, FoldCache(), columns=columns)
+    result = objective.evaluate(Candidate({"regParam": 0.1}, {lr.regParam: 0.1}), 0)
+    (entry,) = objective.cache._entries.values()
+    assert sorted(entry.train.columns) == ["carat", "features", "price"]
+    assert sorted(entry.validation.columns) == ["carat", "features", "price"]
+    assert result.metrics["rmse"] > 0
+    objective.close()
+
+
+def test_stages_that_may_read_any_column_keep_every_column():
+    sql = SQLTransformer(statement="SELECT * FROM __THIS__")
+    assert pipeline.referenced_columns([sql], {}) is None
+    assert pipeline.referenced_columns([CountingStage()], {}) is None
+    names = pipeline.referenced_columns([LinearRegression(featuresCol="f", weightCol="w")], {})
+    assert {"f", "w", "label"} <= names
