@@ -141,7 +141,7 @@ def run(
     frame = read_data(spec, spark)
     pipeline = build_pipeline(spec)
     check_data(spec, frame, pipeline)
-    # Every fold, check and the refit read the input: read (or ship) it once.
+    # Every fold, check and the refit read the input: read it from its source once.
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         result = _tune(spec, frame, pipeline, progress, checkpoint, resume)
