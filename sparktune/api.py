@@ -31,7 +31,7 @@ from sparktune.progress import ProgressBar
 from sparktune.runner import SearchRun, execute
 from sparktune.search import GridSearch, make_strategy
 from sparktune.space import resolve
-from sparktune.tracking import search_tracker
+from sparktune.tracking import failed_on_error, search_tracker
 from sparktune.trial import Trial
 
 if TYPE_CHECKING:
@@ -206,16 +206,12 @@ def tune(
         cache_budget=cache_budget,
         resumed=restored,
     )
-    try:
+    with failed_on_error(tracker):
         best = _best(run)
         model = None
         if refit:
             fitted = xgb.refit(resolved.estimator, data, best.candidate.param_map)
             model = resolved.final_model(fitted)
-    except BaseException:
-        if tracker is not None:
-            tracker.close("FAILED")
-        raise
     logger.info(
         "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",
         run.outcome.stop_reason,

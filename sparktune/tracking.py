@@ -865,6 +865,17 @@ def validator_fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:
 
 
 @contextlib.contextmanager
+def failed_on_error(tracker: MlflowTracker | None) -> Iterator[None]:
+    """End ``tracker``'s parent run as FAILED when the block raises (e.g. the final refit)."""
+    try:
+        yield
+    except BaseException:
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
+
+
+@contextlib.contextmanager
 def autolog_paused() -> Iterator[None]:
     """Keep ``mlflow.pyspark.ml`` autologging off inside the block (if it is on at all)."""
     restore = _pause_autolog()

@@ -81,12 +81,8 @@ class _SparktuneParams(Params):
         avg = [t.value for t in run.trials]
         std = [t.std() for t in run.trials]
         best = run.best()
-        try:
+        with tracking.failed_on_error(tracker):
             best_model = refit(est, dataset, epm[best.number])
-        except BaseException:
-            if tracker is not None:
-                tracker.close("FAILED")
-            raise
         if tracker is not None:
             tracker.finish(tracking.Finished(best_model, best, run.results()))
         return run, avg, std, best_model, tracker
