@@ -21,6 +21,9 @@ from sparktune import cli
 ROOT = Path(__file__).parent.parent
 GRID = ROOT / "conf" / "examples" / "diamonds_grid.yaml"
 SPARKTUNE = Path(sys.executable).parent / "sparktune"
+#: Flags that give a job the test session's partitions of the bundled data, so its sample()
+#: and rand(seed) folds equal those of an in-process run.
+SAME_LAYOUT = ["--set", "spark.conf.spark.default.parallelism=2"]
 
 
 def tiny(out: Path, tracking: str | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
+from test_cli import GRID, SAME_LAYOUT, SPARKTUNE
 
 import sparktune
 from sparktune import Callback, ValidationError, checkpoint, cli
@@ -30,9 +31,6 @@ from sparktune.search import TPESearch
 from sparktune.space import resolve
 from sparktune.trial import TrialState
 
-ROOT = Path(__file__).parent.parent
-GRID_SPEC = ROOT / "conf" / "examples" / "diamonds_grid.yaml"
-SPARKTUNE = Path(sys.executable).parent / "sparktune"
 REG = [0.0, 0.01, 0.1, 0.5, 1.0, 3.0]
 
 
@@ -182,15 +180,15 @@ def job_flags(out: Path) -> list[str]:
         "output.model": "null",
         "output.results": str(out / "results.csv"),
         "tracking.enabled": "false",
-        "spark.conf.spark.default.parallelism": "2",  # the test session's, so sample() matches
     }
-    return [arg for key, value in flags.items() for arg in ("--set", f"{key}={value}")]
+    pairs = [arg for key, value in flags.items() for arg in ("--set", f"{key}={value}")]
+    return pairs + SAME_LAYOUT
 
 
 def test_cli_job_killed_with_sigkill_resumes(spark, tmp_path):
     out = tmp_path / "out"
     ckpt = out / "checkpoint.json"
-    command = [str(SPARKTUNE), "run", str(GRID_SPEC), "--no-progress", *job_flags(out)]
+    command = [str(SPARKTUNE), "run", str(GRID), "--no-progress", *job_flags(out)]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(
@@ -229,7 +227,7 @@ def test_cli_job_killed_with_sigkill_resumes(spark, tmp_path):
     assert sorted(results["param_lr.regParam"]) == [0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
 
     whole_out = tmp_path / "whole"  # uninterrupted, in this process's session: no JVM start
-    assert cli.main(["run", str(GRID_SPEC), "--no-progress", *job_flags(whole_out)]) == 0
+    assert cli.main(["run", str(GRID), "--no-progress", *job_flags(whole_out)]) == 0
     whole = pd.read_csv(whole_out / "results.csv")
     best_resumed = results.loc[results["rank"] == 1].iloc[0]
     best_whole = whole.loc[whole["rank"] == 1].iloc[0]

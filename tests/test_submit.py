@@ -11,13 +11,10 @@ import pandas as pd
 import pytest
 from cluster import spark_env, standalone_cluster
 from pyspark.ml import PipelineModel
-from test_cli import GRID, SPARKTUNE, tiny
+from test_cli import GRID, SAME_LAYOUT, SPARKTUNE, tiny
 
 from sparktune import cli, config
 from sparktune.submit import command, package_zip
-
-#: Both runs split the bundled data into the same partitions, so rand(seed) folds are equal.
-SAME_LAYOUT = ["--set", "spark.conf.spark.default.parallelism=2"]
 
 
 def best_row(results: pd.DataFrame) -> pd.Series:
