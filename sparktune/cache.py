@@ -17,31 +17,34 @@ from typing import Any
 
 from py4j.protocol import Py4JError
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
 
-def lineage_free(df: DataFrame) -> DataFrame:
+def lineage_free(df: DataFrame, session: SparkSession | None = None) -> DataFrame:
     """``df`` (persisted and materialized) as a DataFrame whose plan is just its cached data.
 
     Every query on a persisted DataFrame re-analyzes its whole lineage and looks it up in
     the cache manager; for featurized folds that planning took more driver time than the
     fits. A plan that starts at the cached relation skips both, and Spark still recomputes
-    lost partitions from the lineage the relation keeps. ``df`` itself is returned where
-    the cached relation cannot be reached (e.g. Spark Connect).
+    lost partitions from the lineage the relation keeps. The result belongs to ``session``
+    (a session sharing ``df``'s context; default: ``df``'s own). ``df`` itself is returned
+    where the cached relation cannot be reached (e.g. Spark Connect).
     """
     spark = df.sparkSession
+    target = session or spark
     try:
         cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(df._jdf)
         if not cached.isDefined():
             return df
         relation = cached.get().cachedRepresentation()
-        jdf = spark._jvm.org.apache.spark.sql.classic.Dataset.ofRows(spark._jsparkSession, relation)
+        jvm = spark._jvm
+        jdf = jvm.org.apache.spark.sql.classic.Dataset.ofRows(target._jsparkSession, relation)
     except (AttributeError, Py4JError):
         logger.debug("cannot reach the cached relation; querying the persisted DataFrame")
         return df
-    return DataFrame(jdf, spark)
+    return DataFrame(jdf, target)
 
 
 def cached_size(df: DataFrame) -> int:

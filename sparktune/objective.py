@@ -9,7 +9,7 @@ from typing import Any
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from sparktune.cache import Entry, FoldCache, lineage_free
 from sparktune.errors import ValidationError
@@ -46,7 +46,8 @@ class PipelineObjective:
     The prefix of the :class:`SplitPlan` is fitted on a fold's training part only and its
     output persisted for every candidate sharing the prefix setting (only ``columns``, when
     given: those the suffix and evaluators may read); each candidate then fits just the
-    suffix and is scored by every evaluator.
+    suffix and is scored by every evaluator. The persisted folds are handed to the suffix
+    in ``session`` (default: the data's own; the runner passes an interpreted clone).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class PipelineObjective:
         train_metrics: bool = False,
         keep_models: bool = False,
         columns: frozenset[str] | None = None,
+        session: SparkSession | None = None,
     ) -> None:
         if not evaluators:
             raise ValidationError("At least one evaluator is needed to score candidates.")
@@ -70,6 +72,7 @@ class PipelineObjective:
         self.train_metrics = train_metrics
         self.keep_models = keep_models
         self.columns = columns
+        self.session = session
 
     @property
     def num_folds(self) -> int:
@@ -85,7 +88,7 @@ class PipelineObjective:
             kept = [c for c in train.columns if c in self.columns]
             train, validation = train.select(*kept), validation.select(*kept)
         persisted = [self.cache.persist(train), self.cache.persist(validation)]
-        train, validation = (lineage_free(frame) for frame in persisted)
+        train, validation = (lineage_free(frame, self.session) for frame in persisted)
         entry = Entry(train, validation, prefix_model, frames=persisted)
         try:  # the counts materialize the cache
             if train.count() == 0:

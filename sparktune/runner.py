@@ -30,6 +30,7 @@ from sparktune.cleanup import ReleaseLeftovers
 from sparktune.engine import Callback, Engine, ErrorPolicy, Outcome, Strategy, check_limits
 from sparktune.objective import PipelineObjective, name_evaluators
 from sparktune.results import results_frame
+from sparktune.session import interpreted_session
 from sparktune.splits import Fold
 from sparktune.trial import Candidate, Trial, TrialState
 
@@ -145,6 +146,7 @@ def execute(
         train_metrics=train_metrics,
         keep_models=keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
+        session=interpreted_session(spark),
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",

@@ -1,4 +1,5 @@
-"""Embedded local Spark: a Java check and a SparkSession with sensible local defaults."""
+"""Spark sessions: embedded local Spark (a Java check, sensible local defaults) and the
+interpreted clone that per-candidate fits run in."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
+from py4j.protocol import Py4JError
 from pyspark.sql import SparkSession
 
 from sparktune.errors import SetupError
@@ -28,6 +30,9 @@ LOCAL_DEFAULTS: dict[str, str] = {
 }
 
 MIN_JAVA = 17
+
+#: Set on the session that per-candidate fits and scores run in (see interpreted_session).
+INTERPRETED = ("spark.sql.codegen.factoryMode", "NO_CODEGEN")
 
 
 def java_version() -> int:
@@ -99,3 +104,26 @@ def get_session(
     session.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", session.version, session.sparkContext.master)
     return session
+
+
+def interpreted_session(spark: SparkSession) -> SparkSession:
+    """A clone of ``spark`` (same context, cache and settings) that evaluates SQL uncompiled.
+
+    Spark ML's fits check their input with expressions over fresh lambda variables (e.g.
+    ``exists(values, x_17 -> isnan(x_17))``); the variable's name lands in the generated
+    Java source, so no two fits share a compiled class and each one pays a Janino compile
+    plus the JIT's work on a class used once. The queries a candidate runs on a featurized
+    fold are small next to that, so they run interpreted (docs/benchmarks.md has the
+    figures). A ``spark.sql.codegen.factoryMode`` the user set wins, and ``spark`` itself
+    is returned where it cannot be cloned (Spark Connect).
+    """
+    key, value = INTERPRETED
+    try:
+        if spark._jsparkSession.conf().contains(key):
+            return spark
+        clone = SparkSession(spark.sparkContext, spark._jsparkSession.cloneSession())
+    except (AttributeError, Py4JError):
+        logger.debug("cannot clone the session; candidates run with its codegen settings")
+        return spark
+    clone.conf.set(key, value)
+    return clone

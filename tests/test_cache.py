@@ -13,6 +13,7 @@ from stages import CountingStage
 from sparktune import pipeline, splits
 from sparktune.cache import Entry, FoldCache, cached_size
 from sparktune.objective import PipelineObjective
+from sparktune.session import INTERPRETED, interpreted_session
 from sparktune.trial import Candidate
 
 
@@ -113,3 +114,35 @@ def test_stages_that_may_read_any_column_keep_every_column():
     assert pipeline.referenced_columns([CountingStage()], {}) is None
     names = pipeline.referenced_columns([LinearRegression(featuresCol="f", weightCol="w")], {})
     assert {"f", "w", "label"} <= names
+
+
+def test_candidates_fit_on_an_interpreted_clone_without_compiling_code(
+    spark, diamonds, regression_pipeline
+):
+    pipe, lr = regression_pipeline
+    plan = pipeline.plan(pipe, {lr.regParam: [0.0, 0.1, 1.0]})
+    folds = splits.kfold(diamonds, 2, seed=3)
+    clone = interpreted_session(spark)
+    evaluator = RegressionEvaluator(labelCol="price")
+    objective = PipelineObjective(plan, folds, {"rmse": evaluator}, FoldCache(), session=clone)
+    compiled = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
+    objective.evaluate(Candidate({"regParam": 0.0}, {lr.regParam: 0.0}), 0)  # featurizes
+    before = compiled.METRIC_COMPILATION_TIME().getCount()
+    for reg in (0.1, 1.0):
+        result = objective.evaluate(Candidate({"regParam": reg}, {lr.regParam: reg}), 0)
+        assert result.metrics["rmse"] > 0
+    assert compiled.METRIC_COMPILATION_TIME().getCount() == before
+    (entry,) = objective.cache._entries.values()
+    assert entry.train.sparkSession is clone
+    assert spark.conf.get(INTERPRETED[0]) != INTERPRETED[1]
+    objective.close()
+
+
+def test_a_codegen_mode_the_user_set_is_kept(spark):
+    key, _ = INTERPRETED
+    spark.conf.set(key, "CODEGEN_ONLY")
+    try:
+        assert interpreted_session(spark) is spark
+    finally:
+        spark.conf.unset(key)
+    assert interpreted_session(spark).conf.get(key) == "NO_CODEGEN"
