@@ -182,12 +182,7 @@ def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
 
 def check_folds(folds: Sequence[Fold]) -> None:
     """Fail when a fold has no training or no validation rows (one small job, before any fit)."""
-    probes = [
-        side.select(F.lit(f"{kind} {fold.index}").alias("side")).limit(1)
-        for fold in folds
-        for kind, side in (("training", fold.train), ("validation", fold.validation))
-    ]
-    present = {row[0] for row in functools.reduce(DataFrame.unionAll, probes).collect()}
+    present = _sides_with_rows(folds)
     for fold in folds:
         for kind in ("training", "validation"):
             if f"{kind} {fold.index}" not in present:
@@ -196,6 +191,29 @@ def check_folds(folds: Sequence[Fold]) -> None:
                     f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
                     "train_ratio that leaves rows on both sides, or more data."
                 )
+
+
+def _sides_with_rows(folds: Sequence[Fold]) -> set[str]:
+    """Names (``"training 0"``, ``"validation 0"``, ...) of the fold sides that have rows.
+
+    Folds cut from one DataFrame are counted by one aggregate over it; others by a union
+    of one-row probes.
+    """
+    sources = [fold.source for fold in folds if fold.source is not None]
+    if len(sources) == len(folds) and len({id(df) for df, _ in sources}) == 1:
+        columns = [
+            F.count(F.when(cond, 1)).alias(f"{kind} {fold.index}")
+            for fold, (_, inside) in zip(folds, sources)
+            for kind, cond in (("training", ~inside), ("validation", inside))
+        ]
+        counts = sources[0][0].select(*columns).first()
+        return {name for name, count in counts.asDict().items() if count}
+    probes = [
+        side.select(F.lit(f"{kind} {fold.index}").alias("side")).limit(1)
+        for fold in folds
+        for kind, side in (("training", fold.train), ("validation", fold.validation))
+    ]
+    return {row[0] for row in functools.reduce(DataFrame.unionAll, probes).collect()}
 
 
 def _as_list(value: object) -> Iterable[str]:

@@ -8,9 +8,9 @@ before any stage sees the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -21,11 +21,17 @@ _RAND_COL = "__sparktune_rand"
 
 @dataclass(frozen=True)
 class Fold:
-    """One train/validation pair of a search; ``index`` is its position."""
+    """One train/validation pair of a search; ``index`` is its position.
+
+    ``source``, where known, is the DataFrame both sides filter and the condition that
+    selects the validation rows (the training rows are the others): the fold checks then
+    count every fold's rows in one aggregate job.
+    """
 
     index: int
     train: DataFrame
     validation: DataFrame
+    source: tuple[DataFrame, Column] | None = field(default=None, compare=False)
 
 
 def kfold(dataset: DataFrame, num_folds: int, seed: int, fold_col: str | None = None) -> list[Fold]:
@@ -44,11 +50,16 @@ def kfold(dataset: DataFrame, num_folds: int, seed: int, fold_col: str | None = 
         ]
     width = 1.0 / num_folds
     df = dataset.select("*", F.rand(seed).alias(_RAND_COL))
-    folds = []
-    for i in range(num_folds):
-        inside = (df[_RAND_COL] >= i * width) & (df[_RAND_COL] < (i + 1) * width)
-        folds.append(Fold(i, df.filter(~inside).drop(_RAND_COL), df.filter(inside).drop(_RAND_COL)))
-    return folds
+    return [
+        _split(i, df, (df[_RAND_COL] >= i * width) & (df[_RAND_COL] < (i + 1) * width))
+        for i in range(num_folds)
+    ]
+
+
+def _split(index: int, df: DataFrame, validating: Column) -> Fold:
+    """Fold ``index`` of ``df``: the rows where ``validating`` holds validate, the rest train."""
+    train = df.filter(~validating).drop(_RAND_COL)
+    return Fold(index, train, df.filter(validating).drop(_RAND_COL), source=(df, validating))
 
 
 def train_validation(dataset: DataFrame, train_ratio: float, seed: int) -> list[Fold]:
@@ -56,8 +67,7 @@ def train_validation(dataset: DataFrame, train_ratio: float, seed: int) -> list[
     if not 0.0 < float(train_ratio) < 1.0:
         raise ValidationError(f"trainRatio must be strictly between 0 and 1, got {train_ratio!r}.")
     df = dataset.select("*", F.rand(seed).alias(_RAND_COL))
-    validating = df[_RAND_COL] >= train_ratio
-    return [Fold(0, df.filter(~validating).drop(_RAND_COL), df.filter(validating).drop(_RAND_COL))]
+    return [_split(0, df, df[_RAND_COL] >= train_ratio)]
 
 
 def given(train: DataFrame, validation: DataFrame) -> list[Fold]:

@@ -114,6 +114,21 @@ def test_a_fold_with_no_rows(data):
     tune_fails(data.limit(3), r"Fold \d+ has no validation rows.*num_folds", num_folds=8)
 
 
+def test_a_train_ratio_that_leaves_no_training_rows(data):
+    tune_fails(
+        data.limit(3), r"Fold 0 has no training rows.*train_ratio", train_ratio=1e-9, num_folds=None
+    )
+
+
+def test_empty_validation_data(data):
+    tune_fails(
+        data,
+        r"Fold 0 has no validation rows",
+        validation_data=data.limit(0),
+        num_folds=None,
+    )
+
+
 def test_fold_column_missing_a_fold(data):
     with_folds = data.withColumn("fold", F.lit(0))
     tune_fails(with_folds, r"foldCol 'fold' has no rows for fold\(s\) \[1\]", fold_col="fold")

@@ -14,6 +14,7 @@ from pyspark.ml.regression import LinearRegression
 
 from sparktune import ValidationError
 from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
+from sparktune.search.tpe import N_STARTUP_JOBS
 from sparktune.space import resolve
 from sparktune.trial import FoldResult, Trial, TrialState
 
@@ -73,6 +74,15 @@ def test_same_seed_same_trials_and_tpe_uses_the_history(space):
     best_tpe = min(loss(p) for p in first[5:])
     best_random = min(loss(p) for p in random_only[5:])
     assert best_tpe < best_random
+
+
+def test_tpe_takes_over_after_its_startup_trials_by_default(space):
+    asked = run_serially(TPESearch(space, seed=2), 24)
+    startup, guided = asked[:N_STARTUP_JOBS], asked[N_STARTUP_JOBS:]
+    assert (
+        sorted(loss(p) for p in guided)[len(guided) // 2]
+        < sorted(map(loss, startup))[len(startup) // 2]
+    )
 
 
 def test_in_flight_and_failed_trials_are_known_to_tpe(space):
