@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from py4j.protocol import Py4JError
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +36,22 @@ from sparktune.splits import Fold
 from sparktune.trial import Candidate, Trial, TrialState
 
 logger = logging.getLogger(__name__)
+
+
+def fold_cache(spark: SparkSession, budget: int | None, parallelism: int) -> FoldCache:
+    """The featurized-fold cache of a search running ``parallelism`` candidates at once.
+
+    Each candidate in flight gets its share of ``spark.default.parallelism`` (the cluster's
+    cores unless set) as the least number of partitions of a cached fold; partitions stay
+    within ``spark.sql.files.maxPartitionBytes``, as Spark sizes the partitions it reads.
+    """
+    budget = budget if budget is not None else default_cache_budget(spark)
+    share = -(-spark.sparkContext.defaultParallelism // parallelism)
+    try:
+        largest = int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
+    except (AttributeError, Py4JError):
+        return FoldCache(budget)
+    return FoldCache(budget, min_partitions=share, max_partition_bytes=largest)
 
 
 def default_cache_budget(spark: SparkSession) -> int:
@@ -137,12 +154,11 @@ def execute(
     check_folds(folds)
     spark = dataset.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, parallelism)
-    budget = cache_budget if cache_budget is not None else default_cache_budget(spark)
     objective = PipelineObjective(
         plan,
         folds,
         named,
-        FoldCache(budget),
+        fold_cache(spark, cache_budget, concurrency.parallelism),
         train_metrics=train_metrics,
         keep_models=keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
