@@ -38,15 +38,21 @@ from sparktune.trial import Candidate, Trial, TrialState
 logger = logging.getLogger(__name__)
 
 
-def fold_cache(spark: SparkSession, budget: int | None, parallelism: int) -> FoldCache:
-    """The featurized-fold cache of a search running ``parallelism`` candidates at once.
+def fold_cache(
+    spark: SparkSession, budget: int | None, concurrency: slots.Concurrency
+) -> FoldCache:
+    """The featurized-fold cache of a search running ``concurrency.parallelism`` fits at once.
 
     Each candidate in flight gets its share of ``spark.default.parallelism`` (the cluster's
     cores unless set) as the least number of partitions of a cached fold; partitions stay
     within ``spark.sql.files.maxPartitionBytes``, as Spark sizes the partitions it reads.
+    Searches with barrier (xgboost) fits keep the partitions as they are: a barrier stage
+    refuses a coalesced RDD in its chain, and xgboost repartitions to its workers anyway.
     """
     budget = budget if budget is not None else default_cache_budget(spark)
-    share = -(-spark.sparkContext.defaultParallelism // parallelism)
+    if concurrency.slots is not None:
+        return FoldCache(budget)
+    share = -(-spark.sparkContext.defaultParallelism // concurrency.parallelism)
     try:
         largest = int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
     except (AttributeError, Py4JError):
@@ -158,7 +164,7 @@ def execute(
         plan,
         folds,
         named,
-        fold_cache(spark, cache_budget, concurrency.parallelism),
+        fold_cache(spark, cache_budget, concurrency),
         train_metrics=train_metrics,
         keep_models=keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
