@@ -72,23 +72,15 @@ class Entry:
 
 
 class FoldCache:
-    """Thread-safe LRU cache of featurized folds with a byte budget (``None``: unbounded).
-
-    ``min_partitions`` and ``max_partition_bytes`` bound how finely :meth:`compact` leaves
-    a persisted fold split (``min_partitions=None``: as it came).
-    """
+    """Thread-safe LRU cache of featurized folds with a byte budget (``None``: unbounded)."""
 
     def __init__(
         self,
         budget_bytes: int | None = None,
         storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
-        min_partitions: int | None = None,
-        max_partition_bytes: int = 128 * 2**20,
     ) -> None:
         self.budget_bytes = budget_bytes
         self.storage_level = storage_level
-        self.min_partitions = min_partitions
-        self.max_partition_bytes = max_partition_bytes
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._building: set[Hashable] = set()
         self._cond = threading.Condition()
@@ -98,32 +90,6 @@ class FoldCache:
     def persist(self, df: DataFrame) -> DataFrame:
         """Persist ``df`` at the cache's storage level (used by entry builders)."""
         return df.persist(self.storage_level)
-
-    def compact(self, df: DataFrame) -> DataFrame:
-        """``df`` (persisted, materialized) persisted again in fewer partitions, if it has more
-        than its size needs; ``df`` is then released.
-
-        Every candidate runs its jobs on these partitions, and with several candidates in
-        flight each one has only a share of the cluster's cores: partitions beyond that
-        share, when they are small, add scheduling work to every job and speed up none.
-        The result keeps at least ``min_partitions`` partitions and none above
-        ``max_partition_bytes`` (by the cached size); it is never more partitions than before.
-        """
-        if self.min_partitions is None:
-            return df
-        current = df._jdf.rdd().getNumPartitions()
-        wanted = max(self.min_partitions, -(-cached_size(df) // self.max_partition_bytes))
-        if wanted >= current:
-            return df
-        compacted = self.persist(df.coalesce(wanted))
-        try:
-            lineage_free(compacted).count()
-        except BaseException:
-            compacted.unpersist()
-            raise
-        df.unpersist(blocking=True)
-        logger.debug("cached fold compacted from %d to %d partitions", current, wanted)
-        return compacted
 
     @contextmanager
     def use(self, key: Hashable, build: Callable[[], Entry]) -> Iterator[Entry]:

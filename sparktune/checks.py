@@ -181,7 +181,7 @@ def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
 
 
 def check_folds(folds: Sequence[Fold]) -> None:
-    """Fail when a fold has no training or no validation rows (one small job, before any fit)."""
+    """Fail when a fold has no training or no validation rows (one job, before any fit)."""
     present = _sides_with_rows(folds)
     for fold in folds:
         for kind in ("training", "validation"):

@@ -87,19 +87,20 @@ class PipelineObjective:
         if self.columns is not None:
             kept = [c for c in train.columns if c in self.columns]
             train, validation = train.select(*kept), validation.select(*kept)
-        entry = Entry(train, validation, prefix_model)
-        try:
-            for side, frame in (("training", train), ("validation", validation)):
-                entry.frames.append(self.cache.persist(frame))
-                if lineage_free(entry.frames[-1]).count() == 0:  # materializes the cache
-                    raise ValidationError(
-                        f"Fold {fold.index} has no {side} rows; use fewer folds or more data."
-                    )
-                entry.frames[-1] = self.cache.compact(entry.frames[-1])
+        persisted = [self.cache.persist(train), self.cache.persist(validation)]
+        entry = Entry(train, validation, prefix_model, frames=persisted)
+        try:  # the counts materialize the cache
+            train, validation = (lineage_free(frame, self.session) for frame in persisted)
+            entry.train, entry.validation = train, validation
+            if train.count() == 0:
+                raise ValidationError(f"Fold {fold.index} has no training rows.")
+            if validation.count() == 0:
+                raise ValidationError(
+                    f"Fold {fold.index} has no validation rows; use fewer folds or more data."
+                )
         except BaseException:
             entry.unpersist()
             raise
-        entry.train, entry.validation = (lineage_free(f, self.session) for f in entry.frames)
         return entry
 
     def evaluate(self, candidate: Candidate, fold_index: int) -> FoldResult:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from py4j.protocol import Py4JError
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame, SparkSession
@@ -36,28 +35,6 @@ from sparktune.splits import Fold
 from sparktune.trial import Candidate, Trial, TrialState
 
 logger = logging.getLogger(__name__)
-
-
-def fold_cache(
-    spark: SparkSession, budget: int | None, concurrency: slots.Concurrency
-) -> FoldCache:
-    """The featurized-fold cache of a search running ``concurrency.parallelism`` fits at once.
-
-    Each candidate in flight gets its share of ``spark.default.parallelism`` (the cluster's
-    cores unless set) as the least number of partitions of a cached fold; partitions stay
-    within ``spark.sql.files.maxPartitionBytes``, as Spark sizes the partitions it reads.
-    Searches with barrier (xgboost) fits keep the partitions as they are: a barrier stage
-    refuses a coalesced RDD in its chain, and xgboost repartitions to its workers anyway.
-    """
-    budget = budget if budget is not None else default_cache_budget(spark)
-    if concurrency.slots is not None:
-        return FoldCache(budget)
-    share = -(-spark.sparkContext.defaultParallelism // concurrency.parallelism)
-    try:
-        largest = int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
-    except (AttributeError, Py4JError):
-        return FoldCache(budget)
-    return FoldCache(budget, min_partitions=share, max_partition_bytes=largest)
 
 
 def default_cache_budget(spark: SparkSession) -> int:
@@ -160,11 +137,12 @@ def execute(
     check_folds(folds)
     spark = dataset.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, parallelism)
+    budget = cache_budget if cache_budget is not None else default_cache_budget(spark)
     objective = PipelineObjective(
         plan,
         folds,
         named,
-        fold_cache(spark, cache_budget, concurrency),
+        FoldCache(budget),
         train_metrics=train_metrics,
         keep_models=keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),

@@ -146,26 +146,3 @@ def test_a_codegen_mode_the_user_set_is_kept(spark):
     finally:
         spark.conf.unset(key)
     assert interpreted_session(spark).conf.get(key) == "NO_CODEGEN"
-
-
-def test_small_partitions_are_compacted_to_each_candidates_share_of_cores(spark):
-    def persisted(cache):
-        df = cache.persist(spark.range(4000, numPartitions=8).selectExpr("id", "id * 2 as twice"))
-        df.count()
-        return df
-
-    def partitions(df):
-        return df._jdf.rdd().getNumPartitions()
-
-    cache = FoldCache(min_partitions=3)
-    original = persisted(cache)
-    compacted = cache.compact(original)
-    assert partitions(compacted) == 3 and compacted.is_cached and not original.is_cached
-    assert sorted(r.id for r in compacted.collect()) == list(range(4000))
-    compacted.unpersist()
-
-    tiny_parts = FoldCache(min_partitions=3, max_partition_bytes=1)
-    original = persisted(tiny_parts)
-    assert tiny_parts.compact(original) is original
-    assert FoldCache().compact(original) is original
-    original.unpersist()

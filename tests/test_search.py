@@ -77,7 +77,9 @@ def test_same_seed_same_trials_and_tpe_uses_the_history(space):
 
 
 def test_tpe_takes_over_after_its_startup_trials_by_default(space):
-    asked = run_serially(TPESearch(space, seed=2), 24)
+    search = TPESearch(space, seed=2)
+    assert search.algo.keywords["n_startup_jobs"] == N_STARTUP_JOBS == 10
+    asked = run_serially(search, 24)
     startup, guided = asked[:N_STARTUP_JOBS], asked[N_STARTUP_JOBS:]
     assert (
         sorted(loss(p) for p in guided)[len(guided) // 2]
