@@ -1,7 +1,7 @@
 """The ``sparktune`` command: run, submit and validate job specs; show a finished search.
 
     sparktune run SPEC [--set key.path=value ...] [--master M] [--resume]
-    sparktune submit SPEC [--set ...] -- [spark-submit options]
+    sparktune submit SPEC [--set ...] [--resume] -- [spark-submit options]
     sparktune validate SPEC [--set ...]
     sparktune results RUN_ID [--tracking-uri URI]
 
@@ -51,12 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     run = spec_command("run", "run a job in this process (embedded Spark unless --master)")
     run.add_argument("--master", help="Spark master, e.g. local[4] (default: the spec's)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
+    submit = spec_command(
+        "submit", "run a job through spark-submit; options after -- go to spark-submit"
     )
-    spec_command("submit", "run a job through spark-submit; options after -- go to spark-submit")
+    for sub in (run, submit):
+        sub.add_argument(
+            "--resume",
+            action="store_true",
+            help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
+        )
     spec_command("validate", "check a job spec without running it")
     results = commands.add_parser(
         "results", help="print a finished search's results table from MLflow"
@@ -91,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sparktune.submit import submit
 
             spec = config.load(options.spec, options.overrides)
-            return submit(spec, options.overrides, passthrough)
+            return submit(spec, options.overrides, passthrough, resume=options.resume)
         return _results(options)
     except ValidationError as exc:
         print(f"sparktune: {exc}", file=sys.stderr)

@@ -71,8 +71,12 @@ def command(
     spark_args: Sequence[str],
     package: Path,
     driver: Path,
+    resume: bool = False,
 ) -> list[str]:
-    """The spark-submit command line that runs ``spec`` with ``driver`` as the primary resource."""
+    """The spark-submit command line that runs ``spec`` with ``driver`` as the primary resource.
+
+    ``resume`` passes ``--resume`` on to the driver's ``sparktune run``.
+    """
     rest, py_files = _split_py_files(spark_args)
     cmd = [
         str(spark_home() / "bin" / "spark-submit"),
@@ -87,11 +91,18 @@ def command(
     cmd += ["run", str(Path(spec.source).resolve())]
     for item in overrides:
         cmd += ["--set", item]
+    if resume:
+        cmd.append("--resume")
     return cmd
 
 
-def submit(spec: JobSpec, overrides: Sequence[str], spark_args: Sequence[str]) -> int:
-    """Run ``spec`` through spark-submit (already validated here); return its exit status."""
+def submit(
+    spec: JobSpec, overrides: Sequence[str], spark_args: Sequence[str], resume: bool = False
+) -> int:
+    """Run ``spec`` through spark-submit (already validated here); return its exit status.
+
+    ``resume`` keeps the finished trials of the spec's checkpoint, as ``sparktune run --resume``.
+    """
     env = dict(os.environ)
     env.setdefault("SPARK_HOME", str(spark_home()))
     env.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -100,6 +111,6 @@ def submit(spec: JobSpec, overrides: Sequence[str], spark_args: Sequence[str]) -
         directory = Path(tmp)
         driver = directory / "sparktune_driver.py"
         driver.write_text(DRIVER)
-        cmd = command(spec, overrides, spark_args, package_zip(directory), driver)
+        cmd = command(spec, overrides, spark_args, package_zip(directory), driver, resume)
         logger.info("running %s", " ".join(cmd))
         return subprocess.run(cmd, env=env, check=False).returncode

@@ -40,6 +40,19 @@ def test_command_puts_spec_settings_first_and_merges_py_files(tmp_path):
     assert "spark.executor.memory=1g" in cmd[:driver]
 
 
+def test_submit_resume_reaches_the_drivers_run(tmp_path):
+    options = cli._parser().parse_args(["submit", str(GRID), "--resume"])
+    assert options.resume
+    cmd = command(
+        config.load(GRID), [], [], tmp_path / "sparktune.zip", tmp_path / "driver.py", resume=True
+    )
+    assert cmd[cmd.index(str(tmp_path / "driver.py")) + 1 :] == [
+        "run",
+        str(GRID.resolve()),
+        "--resume",
+    ]
+
+
 def test_package_zip_holds_the_code_and_the_bundled_data(tmp_path):
     names = zipfile.ZipFile(package_zip(tmp_path)).namelist()
     assert "sparktune/cli.py" in names and "sparktune/config/validate.py" in names
