@@ -125,5 +125,10 @@ def interpreted_session(spark: SparkSession) -> SparkSession:
     except (AttributeError, Py4JError):
         logger.debug("cannot clone the session; candidates run with its codegen settings")
         return spark
+    if SparkSession._instantiatedSession is clone:  # pyspark made the clone its default
+        SparkSession._instantiatedSession = SparkSession._activeSession = spark
+        jvm_class = SparkSession._get_j_spark_session_class(spark._jvm)
+        jvm_class.setDefaultSession(spark._jsparkSession)
+        jvm_class.setActiveSession(spark._jsparkSession)
     clone.conf.set(key, value)
     return clone

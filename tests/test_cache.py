@@ -8,6 +8,7 @@ import pytest
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.feature import SQLTransformer
 from pyspark.ml.regression import LinearRegression
+from pyspark.sql import SparkSession
 from stages import CountingStage
 
 from sparktune import pipeline, splits
@@ -146,3 +147,17 @@ def test_a_codegen_mode_the_user_set_is_kept(spark):
     finally:
         spark.conf.unset(key)
     assert interpreted_session(spark).conf.get(key) == "NO_CODEGEN"
+
+
+def test_the_clone_never_becomes_pysparks_default_session(spark):
+    key, _ = INTERPRETED
+    SparkSession._instantiatedSession = None  # as when the session was not made by a builder
+    try:
+        clone = interpreted_session(spark)
+    finally:
+        restored = SparkSession._instantiatedSession
+        SparkSession._instantiatedSession = spark
+    assert clone.conf.get(key) == "NO_CODEGEN"
+    assert restored is spark and SparkSession.getActiveSession() is spark
+    default = SparkSession._get_j_spark_session_class(spark._jvm).getDefaultSession().get()
+    assert default.equals(spark._jsparkSession)
