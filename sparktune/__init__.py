@@ -2,7 +2,13 @@
 
 from sparktune.api import TuneResult, tune
 from sparktune.engine import Callback, ErrorPolicy
-from sparktune.errors import SearchFailedError, SetupError, SparktuneError, ValidationError
+from sparktune.errors import (
+    RefitError,
+    SearchFailedError,
+    SetupError,
+    SparktuneError,
+    ValidationError,
+)
 from sparktune.trial import Candidate, Trial, TrialState
 from sparktune.tuning import (
     CrossValidator,
@@ -17,6 +23,7 @@ __all__ = [
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
+    "RefitError",
     "SearchFailedError",
     "SetupError",
     "SparktuneError",

@@ -31,7 +31,7 @@ from sparktune.progress import ProgressBar
 from sparktune.runner import SearchRun, execute
 from sparktune.search import GridSearch, make_strategy
 from sparktune.space import resolve
-from sparktune.tracking import failed_on_error, search_tracker
+from sparktune.tracking import refit_best, search_tracker
 from sparktune.trial import Trial
 
 if TYPE_CHECKING:
@@ -206,12 +206,23 @@ def tune(
         cache_budget=cache_budget,
         resumed=restored,
     )
-    with failed_on_error(tracker):
+    try:
         best = _best(run)
-        model = None
-        if refit:
-            fitted = xgb.refit(resolved.estimator, data, best.candidate.param_map)
-            model = resolved.final_model(fitted)
+    except BaseException:
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
+    results = run.results()
+    model = None
+    if refit:
+        model = refit_best(
+            lambda: resolved.final_model(
+                xgb.refit(resolved.estimator, data, best.candidate.param_map)
+            ),
+            best,
+            results,
+            tracker,
+        )
     logger.info(
         "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",
         run.outcome.stop_reason,
@@ -226,7 +237,7 @@ def tune(
         best_metric=best.value,
         best_model=model,
         best_trial=best,
-        results=run.results(),
+        results=results,
         trials=run.trials,
         metric=run.metrics[0],
         larger_is_better=larger_is_better,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SparktuneError(Exception):
     """Base class of every error sparktune raises on purpose."""
@@ -17,3 +19,20 @@ class ValidationError(SparktuneError, ValueError):
 
 class SearchFailedError(SparktuneError, RuntimeError):
     """Every candidate of a search failed; the first failure is named and chained."""
+
+
+class RefitError(SparktuneError, RuntimeError):
+    """The search ended, but refitting its best params on the whole data failed.
+
+    The search is not lost with the refit: ``results`` is its results table (one row per
+    trial), ``best_params`` the params the refit was given, and ``run_id`` the MLflow run
+    the trials were logged to (None when untracked). The refit's own error is chained.
+    """
+
+    def __init__(
+        self, message: str, results: Any, best_params: dict[str, Any], run_id: str | None
+    ) -> None:
+        super().__init__(message)
+        self.results = results
+        self.best_params = best_params
+        self.run_id = run_id

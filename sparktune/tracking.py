@@ -59,7 +59,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from sparktune import pipeline
 from sparktune.engine import Callback, Engine, ErrorPolicy, describe_error
-from sparktune.errors import ValidationError
+from sparktune.errors import RefitError, ValidationError
 from sparktune.results import results_frame
 from sparktune.trial import Trial, TrialState
 
@@ -468,11 +468,12 @@ class MlflowTracker(Callback):
             self.close("FAILED")
 
     # -- end of the search --------------------------------------------------------------
-    def finish(self, result: Any) -> None:
+    def finish(self, result: Any, status: str = "FINISHED") -> None:
         """Log the best trial, the results table, the plots and the refit model; close.
 
         ``result`` is a ``TuneResult`` or :class:`Finished` (``best_model``, ``best_trial``,
-        ``results``). Blocks until everything is written or ``drain_timeout`` has passed.
+        ``results``); ``status`` ends the parent run (FAILED when the refit failed). Blocks
+        until everything is written or ``drain_timeout`` has passed.
         """
         if self._writer is None or self._closed:
             return
@@ -484,7 +485,7 @@ class MlflowTracker(Callback):
         model = getattr(result, "best_model", None)
         if model is not None and self.options.log_model:
             self._writer.submit(_Job("the best model", self._model_action(model)))
-        self.close("FINISHED")
+        self.close(status)
 
     def close(self, status: str = "FAILED") -> None:
         """End the parent run with ``status``, wait for pending writes, resume autologging."""
@@ -864,14 +865,35 @@ def validator_fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:
         return Estimator.fit(self, dataset, params)
 
 
-@contextlib.contextmanager
-def failed_on_error(tracker: MlflowTracker | None) -> Iterator[None]:
-    """End ``tracker``'s parent run as FAILED when the block raises (e.g. the final refit)."""
+def refit_best(
+    fit: Callable[[], V], best: Trial, results: pd.DataFrame, tracker: MlflowTracker | None
+) -> V:
+    """Run the final refit ``fit``; if it raises, keep the search and raise RefitError.
+
+    The results table and the best trial are still logged (the parent run ends FAILED),
+    and the error carries the table and the best params, so no finished trial is lost with
+    the refit. An interrupt (KeyboardInterrupt) ends the parent run KILLED.
+    """
     try:
-        yield
+        return fit()
+    except Exception as exc:
+        run_id = None
+        if tracker is not None:
+            tracker.finish(Finished(None, best, results), status="FAILED")
+            run_id = tracker.run_id
+        kept = f" and in MLflow run {run_id}" if run_id else ""
+        raise RefitError(
+            f"The search ended ({len(results)} trials), but refitting its best params "
+            f"{dict(best.params)} on the whole data failed: {type(exc).__name__}: {exc}. "
+            f"The trials are kept on this error's .results and .best_params{kept}; fix the "
+            "cause and fit those params, or search again without the refit.",
+            results,
+            dict(best.params),
+            run_id,
+        ) from exc
     except BaseException:
         if tracker is not None:
-            tracker.close("FAILED")
+            tracker.close("KILLED")
         raise
 
 

@@ -81,10 +81,12 @@ class _SparktuneParams(Params):
         avg = [t.value for t in run.trials]
         std = [t.std() for t in run.trials]
         best = run.best()
-        with tracking.failed_on_error(tracker):
-            best_model = refit(est, dataset, epm[best.number])
+        results = run.results()
+        best_model = tracking.refit_best(
+            lambda: refit(est, dataset, epm[best.number]), best, results, tracker
+        )
         if tracker is not None:
-            tracker.finish(tracking.Finished(best_model, best, run.results()))
+            tracker.finish(tracking.Finished(best_model, best, results))
         return run, avg, std, best_model, tracker
 
     @staticmethod

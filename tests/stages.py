@@ -28,17 +28,24 @@ class CountingStage(Estimator):
 
 
 class FailingStage(Estimator):
-    """Raises in fit when ``fail`` is true: a param map that cannot be fitted."""
+    """Raises in fit when ``fail`` is true (a param map that cannot be fitted), or when it
+    gets more than ``maxRows`` rows (a refit on the whole data that fails where folds fit)."""
 
     fail = Param(Params._dummy(), "fail", "raise in fit", typeConverter=TypeConverters.toBoolean)
+    maxRows = Param(
+        Params._dummy(), "maxRows", "raise above this many rows", typeConverter=TypeConverters.toInt
+    )
 
     @keyword_only
-    def __init__(self, fail: bool = False):
+    def __init__(self, fail: bool = False, maxRows: int = 2**31 - 1):
         super().__init__()
-        self._setDefault(fail=False)
+        self._setDefault(fail=False, maxRows=2**31 - 1)
         self._set(**self._input_kwargs)
 
     def _fit(self, dataset):
         if self.getOrDefault(self.fail):
             raise RuntimeError("FailingStage was asked to fail")
+        rows = dataset.count() if self.isSet(self.maxRows) else 0
+        if rows > self.getOrDefault(self.maxRows):
+            raise RuntimeError(f"FailingStage got {rows} rows, more than its maxRows")
         return _PassThrough()

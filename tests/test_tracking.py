@@ -204,6 +204,37 @@ def test_failed_trial_is_a_failed_child(spark, data, store):
     assert model.run_id == parents[0].info.run_id
 
 
+def test_a_failed_refit_keeps_the_trials_in_the_error_and_in_mlflow(spark, data, store):
+    guard = FailingStage(maxRows=700)  # the folds' training parts fit; the 800-row refit fails
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
+    pipe = Pipeline(stages=[guard] + featurizers() + [lr])
+    with pytest.raises(sparktune.RefitError, match=r"FailingStage got 800 rows") as caught:
+        sparktune.tune(
+            pipe,
+            {"LinearRegression.regParam": [0.0, 1.0]},
+            data,
+            rmse(),
+            strategy="grid",
+            num_folds=2,
+            seed=1,
+            progress=False,
+            tracking=Tracking(store, **FAST),
+        )
+    error = caught.value
+    assert len(error.results) == 2 and (error.results["state"] == "complete").all()
+    best = error.results.loc[error.results["rank"] == 1].iloc[0]
+    assert error.best_params == {
+        "LinearRegression.regParam": best["param_LinearRegression.regParam"]
+    }
+    parents, children = split(runs_of(store))
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert error.run_id == parent.info.run_id and parent.info.status == "FAILED"
+    assert parent.data.metrics["mean_val_rmse"] == pytest.approx(best["mean_val_rmse"])
+    artifacts = {a.path for a in MlflowClient(store).list_artifacts(parent.info.run_id)}
+    assert "results.csv" in artifacts and "model" not in artifacts
+
+
 def test_no_secret_reaches_mlflow(spark, data, store, monkeypatch):
     conf_secret, env_secret = uuid.uuid4().hex, uuid.uuid4().hex
     monkeypatch.setenv("SPARKTUNE_TEST_API_TOKEN", env_secret)
