@@ -866,13 +866,19 @@ def validator_fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:
 
 
 def refit_best(
-    fit: Callable[[], V], best: Trial, results: pd.DataFrame, tracker: MlflowTracker | None
+    fit: Callable[[], V],
+    best: Trial,
+    results: pd.DataFrame,
+    tracker: MlflowTracker | None,
+    *,
+    wrap: bool = True,
 ) -> V:
     """Run the final refit ``fit``; if it raises, keep the search and raise RefitError.
 
     The results table and the best trial are still logged (the parent run ends FAILED),
     and the error carries the table and the best params, so no finished trial is lost with
-    the refit. An interrupt (KeyboardInterrupt) ends the parent run KILLED.
+    the refit. ``wrap=False`` re-raises the refit's own error instead, as pyspark would
+    (the drop-ins' ``errorPolicy="raise"``). An interrupt ends the parent run KILLED.
     """
     try:
         return fit()
@@ -881,6 +887,8 @@ def refit_best(
         if tracker is not None:
             tracker.finish(Finished(None, best, results), status="FAILED")
             run_id = tracker.run_id
+        if not wrap:
+            raise
         kept = f" and in MLflow run {run_id}" if run_id else ""
         raise RefitError(
             f"The search ended ({len(results)} trials), but refitting its best params "

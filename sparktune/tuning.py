@@ -83,7 +83,11 @@ class _SparktuneParams(Params):
         best = run.best()
         results = run.results()
         best_model = tracking.refit_best(
-            lambda: refit(est, dataset, epm[best.number]), best, results, tracker
+            lambda: refit(est, dataset, epm[best.number]),
+            best,
+            results,
+            tracker,
+            wrap=ErrorPolicy(self.getErrorPolicy()) is not ErrorPolicy.RAISE,
         )
         if tracker is not None:
             tracker.finish(tracking.Finished(best_model, best, results))

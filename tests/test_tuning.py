@@ -14,7 +14,7 @@ from pyspark.ml.evaluation import MulticlassClassificationEvaluator, RegressionE
 from pyspark.ml.feature import StandardScaler
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql import functions as F
-from stages import FITS, CountingStage
+from stages import FITS, CountingStage, FailingStage
 
 import sparktune
 from sparktune import Callback, ValidationError
@@ -199,6 +199,27 @@ def test_every_candidate_failing_names_the_first_failure(spark, diamonds, rmse):
     cv = sparktune.CrossValidator(estimator=pipe, estimatorParamMaps=grid, evaluator=rmse)
     with pytest.raises(sparktune.SearchFailedError, match=r"All 2 candidates failed.*regParam"):
         cv.fit(diamonds)
+
+
+def test_a_failed_refit_raises_with_the_results_or_as_pyspark_under_raise(spark, diamonds, rmse):
+    guard = FailingStage(
+        maxRows=2500
+    )  # the 1,500-row training folds fit; the 3,000-row refit fails
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
+    grid = pt.ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build()
+    kwargs = dict(
+        estimator=Pipeline(stages=[guard, *featurizers(), lr]),
+        estimatorParamMaps=grid,
+        evaluator=rmse,
+        numFolds=2,
+    )
+    with pytest.raises(sparktune.RefitError, match="FailingStage got 3000 rows") as kept:
+        sparktune.CrossValidator(**kwargs).fit(diamonds)
+    assert len(kept.value.results) == 2 and (kept.value.results["state"] == "complete").all()
+    assert set(kept.value.best_params) == {"LinearRegression.regParam"}
+    with pytest.raises(Exception, match="FailingStage got 3000 rows") as raised:
+        sparktune.CrossValidator(errorPolicy="raise", **kwargs).fit(diamonds)
+    assert not isinstance(raised.value, sparktune.RefitError)
 
 
 def test_estimator_and_model_save_and_load(spark, diamonds, rmse, tmp_path):
