@@ -208,9 +208,9 @@ def tune(
     )
     try:
         best = _best(run)
-    except BaseException:
+    except BaseException as exc:
         if tracker is not None:
-            tracker.close("FAILED")
+            tracker.close("FAILED" if isinstance(exc, Exception) else "KILLED")
         raise
     results = run.results()
     model = None

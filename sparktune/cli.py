@@ -94,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sparktune.submit import submit
 
             spec = config.load(options.spec, options.overrides)
+            if options.resume:
+                from sparktune.job import resume_checkpoint
+
+                resume_checkpoint(spec)  # before spark-submit starts a driver
             return submit(spec, options.overrides, passthrough, resume=options.resume)
         return _results(options)
     except ValidationError as exc:

@@ -25,8 +25,9 @@ class RefitError(SparktuneError, RuntimeError):
     """The search ended, but refitting its best params on the whole data failed.
 
     The search is not lost with the refit: ``results`` is its results table (one row per
-    trial), ``best_params`` the params the refit was given, and ``run_id`` the MLflow run
-    the trials were logged to (None when untracked). The refit's own error is chained.
+    trial), ``best_params`` the best trial's params by name (as in the table), and
+    ``run_id`` the MLflow run the trials were logged to (None when untracked). The refit's
+    own error is chained.
     """
 
     def __init__(
@@ -36,3 +37,7 @@ class RefitError(SparktuneError, RuntimeError):
         self.results = results
         self.best_params = best_params
         self.run_id = run_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy with every field (the default would call __init__ with the text)."""
+        return (type(self), (str(self), self.results, self.best_params, self.run_id))

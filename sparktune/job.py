@@ -123,6 +123,17 @@ def checkpoint_path(spec: JobSpec) -> str | None:
     return str(Path(beside.rstrip("/")).parent / "checkpoint.json")
 
 
+def resume_checkpoint(spec: JobSpec) -> str:
+    """The checkpoint ``--resume`` continues from; a SpecError when the spec names none."""
+    checkpoint = checkpoint_path(spec)
+    if checkpoint is None:
+        raise SpecError(
+            spec.source,
+            [Problem("output.checkpoint", "--resume needs output.checkpoint (or output.results)")],
+        )
+    return checkpoint
+
+
 def run(
     spec: JobSpec, master: str | None = None, progress: bool = True, resume: bool = False
 ) -> Any:
@@ -131,12 +142,7 @@ def run(
     Every finished trial is checkpointed (:func:`checkpoint_path`); ``resume`` keeps the
     finished trials of an earlier, interrupted run of the same job.
     """
-    checkpoint = checkpoint_path(spec)
-    if resume and checkpoint is None:
-        raise SpecError(
-            spec.source,
-            [Problem("output.checkpoint", "--resume needs output.checkpoint (or output.results)")],
-        )
+    checkpoint = resume_checkpoint(spec) if resume else checkpoint_path(spec)
     spark = session(spec, master)
     frame = read_data(spec, spark)
     pipeline = build_pipeline(spec)

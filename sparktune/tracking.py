@@ -885,14 +885,17 @@ def refit_best(
     except Exception as exc:
         run_id = None
         if tracker is not None:
-            tracker.finish(Finished(None, best, results), status="FAILED")
-            run_id = tracker.run_id
+            try:
+                tracker.finish(Finished(None, best, results), status="FAILED")
+                run_id = tracker.run_id
+            except Exception as logging_error:  # the search must still reach the caller
+                logger.warning("MLflow: could not log the search: %s", logging_error)
         if not wrap:
             raise
         kept = f" and in MLflow run {run_id}" if run_id else ""
         raise RefitError(
             f"The search ended ({len(results)} trials), but refitting its best params "
-            f"{dict(best.params)} on the whole data failed: {type(exc).__name__}: {exc}. "
+            f"{dict(best.params)} on the whole data failed: {describe_error(exc)}. "
             f"The trials are kept on this error's .results and .best_params{kept}; fix the "
             "cause and fit those params, or search again without the refit.",
             results,

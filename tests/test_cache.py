@@ -151,13 +151,16 @@ def test_a_codegen_mode_the_user_set_is_kept(spark):
 
 def test_the_clone_never_becomes_pysparks_default_session(spark):
     key, _ = INTERPRETED
+    jvm_class = SparkSession._get_j_spark_session_class(spark._jvm)
     SparkSession._instantiatedSession = None  # as when the session was not made by a builder
     try:
         clone = interpreted_session(spark)
-    finally:
-        restored = SparkSession._instantiatedSession
-        SparkSession._instantiatedSession = spark
+        default, active = SparkSession._instantiatedSession, SparkSession._activeSession
+        jvm_default = jvm_class.getDefaultSession().get()
+    finally:  # whatever happened, later tests get the session back
+        SparkSession._instantiatedSession = SparkSession._activeSession = spark
+        jvm_class.setDefaultSession(spark._jsparkSession)
+        jvm_class.setActiveSession(spark._jsparkSession)
     assert clone.conf.get(key) == "NO_CODEGEN"
-    assert restored is spark and SparkSession.getActiveSession() is spark
-    default = SparkSession._get_j_spark_session_class(spark._jvm).getDefaultSession().get()
-    assert default.equals(spark._jsparkSession)
+    assert default is spark and active is spark
+    assert jvm_default.equals(spark._jsparkSession)

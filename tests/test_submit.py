@@ -13,6 +13,7 @@ from cluster import spark_env, standalone_cluster
 from pyspark.ml import PipelineModel
 from test_cli import GRID, SAME_LAYOUT, SPARKTUNE, tiny
 
+import sparktune.submit
 from sparktune import cli, config
 from sparktune.submit import command, package_zip
 
@@ -40,17 +41,22 @@ def test_command_puts_spec_settings_first_and_merges_py_files(tmp_path):
     assert "spark.executor.memory=1g" in cmd[:driver]
 
 
-def test_submit_resume_reaches_the_drivers_run(tmp_path):
-    options = cli._parser().parse_args(["submit", str(GRID), "--resume"])
-    assert options.resume
+def test_submit_resume_reaches_the_drivers_run(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sparktune.submit, "submit", lambda *args, **kw: calls.append(kw) or 0)
+    assert cli.main(["submit", str(GRID), "--resume", "--", "--master", "local[1]"]) == 0
+    assert calls == [{"resume": True}]
     cmd = command(
         config.load(GRID), [], [], tmp_path / "sparktune.zip", tmp_path / "driver.py", resume=True
     )
-    assert cmd[cmd.index(str(tmp_path / "driver.py")) + 1 :] == [
-        "run",
-        str(GRID.resolve()),
-        "--resume",
-    ]
+    driver = cmd.index(str(tmp_path / "driver.py"))
+    assert cmd[driver + 1 :] == ["run", str(GRID.resolve()), "--resume"]
+
+
+def test_submit_resume_without_a_checkpoint_fails_before_spark_submit(capsys):
+    no_outputs = ["--set", "output.model=null", "--set", "output.results=null"]
+    assert cli.main(["submit", str(GRID), *no_outputs, "--resume"]) == 2
+    assert "output.checkpoint: --resume needs output.checkpoint" in capsys.readouterr().err
 
 
 def test_package_zip_holds_the_code_and_the_bundled_data(tmp_path):

@@ -235,6 +235,26 @@ def test_a_failed_refit_keeps_the_trials_in_the_error_and_in_mlflow(spark, data,
     assert "results.csv" in artifacts and "model" not in artifacts
 
 
+def test_a_failed_refit_under_raise_policy_still_logs_the_search(spark, data, store):
+    guard = FailingStage(maxRows=700)
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
+    grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build()
+    cv = sparktune.CrossValidator(
+        estimator=Pipeline(stages=[guard] + featurizers() + [lr]),
+        estimatorParamMaps=grid,
+        evaluator=rmse(),
+        numFolds=2,
+        errorPolicy="raise",
+    )
+    with pytest.raises(Exception, match="FailingStage got 800 rows") as raised:
+        track(cv, Tracking(store, **FAST)).fit(data)
+    assert not isinstance(raised.value, sparktune.RefitError)
+    parents, children = split(runs_of(store))
+    assert len(parents) == 1 and len(children) == 2 and parents[0].info.status == "FAILED"
+    artifacts = {a.path for a in MlflowClient(store).list_artifacts(parents[0].info.run_id)}
+    assert "results.csv" in artifacts
+
+
 def test_no_secret_reaches_mlflow(spark, data, store, monkeypatch):
     conf_secret, env_secret = uuid.uuid4().hex, uuid.uuid4().hex
     monkeypatch.setenv("SPARKTUNE_TEST_API_TOKEN", env_secret)
