@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -96,14 +97,18 @@ def timed(label: str, fn: Callable[[], Any]) -> tuple[float, Any]:
 def best_of(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, Any]]:
     """Run every contender ``rounds`` times, interleaved; keep each one's fastest run.
 
-    Interleaving spreads the machine's drift over all contenders, and the fastest run is
-    the least disturbed one; each run's time is printed.
+    Interleaving spreads the machine's drift over all contenders, the order rotates from
+    round to round so that no contender always runs first, and the fastest run is the
+    least disturbed one; each run's time is printed. Returns in ``contenders``' order.
     """
-    best: dict[str, tuple[float, Any]] = {}
+    best: dict[str, tuple[float, Any]] = {label: (math.inf, None) for label in contenders}
+    labels = list(contenders)
     for round_number in range(1, rounds + 1):
-        for label, fn in contenders.items():
+        shift = (round_number - 1) % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            fn = contenders[label]
             seconds, result = timed(f"{label} [run {round_number}]", fn)
-            if label not in best or seconds < best[label][0]:
+            if seconds < best[label][0]:
                 best[label] = (seconds, result)
     for label, (seconds, _) in best.items():
         print(f"  {label:<44s} {seconds:8.1f} s (best of {rounds})", flush=True)
