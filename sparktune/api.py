@@ -206,12 +206,7 @@ def tune(
         cache_budget=cache_budget,
         resumed=restored,
     )
-    try:
-        best = _best(run)
-    except BaseException as exc:
-        if tracker is not None:
-            tracker.close("FAILED" if isinstance(exc, Exception) else "KILLED")
-        raise
+    best = _best(run)  # with no complete trial, the tracker has closed its run already
     results = run.results()
     model = None
     if refit:

@@ -455,7 +455,11 @@ class MlflowTracker(Callback):
         self._writer.submit(_Job(f"trial {trial.number}", self._child_action(trial), trial.number))
 
     def on_search_end(self, trials: Sequence[Trial]) -> None:
-        """Close the parent run now if the search is about to raise (nothing to refit)."""
+        """Close the parent run now if the search is about to raise (nothing to refit).
+
+        It raises when an error is on its way out, when no trial completed (none ran, say,
+        before a timeout), or when a trial failed under the raise policy.
+        """
         error = sys.exc_info()[1]
         if error is not None and error is not self._outside_error:
             status = "FAILED" if isinstance(error, Exception) else "KILLED"
@@ -464,7 +468,7 @@ class MlflowTracker(Callback):
         complete = [t for t in trials if t.state is TrialState.COMPLETE]
         failed = any(t.state is TrialState.FAILED for t in trials)
         raising = self._engine is not None and self._engine.error_policy is ErrorPolicy.RAISE
-        if trials and (not complete or (failed and raising)):
+        if not complete or (failed and raising):
             self.close("FAILED")
 
     # -- end of the search --------------------------------------------------------------

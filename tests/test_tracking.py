@@ -204,10 +204,14 @@ def test_failed_trial_is_a_failed_child(spark, data, store):
     assert model.run_id == parents[0].info.run_id
 
 
-def test_a_failed_refit_keeps_the_trials_in_the_error_and_in_mlflow(spark, data, store):
-    guard = FailingStage(maxRows=700)  # the folds' training parts fit; the 800-row refit fails
+def refit_fails_pipeline():
+    """A pipeline whose folds' training parts fit and whose 800-row refit fails."""
     lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
-    pipe = Pipeline(stages=[guard] + featurizers() + [lr])
+    return Pipeline(stages=[FailingStage(maxRows=700)] + featurizers() + [lr]), lr
+
+
+def test_a_failed_refit_keeps_the_trials_in_the_error_and_in_mlflow(spark, data, store):
+    pipe, _ = refit_fails_pipeline()
     with pytest.raises(sparktune.RefitError, match=r"FailingStage got 800 rows") as caught:
         sparktune.tune(
             pipe,
@@ -236,11 +240,10 @@ def test_a_failed_refit_keeps_the_trials_in_the_error_and_in_mlflow(spark, data,
 
 
 def test_a_failed_refit_under_raise_policy_still_logs_the_search(spark, data, store):
-    guard = FailingStage(maxRows=700)
-    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=3)
+    pipe, lr = refit_fails_pipeline()
     grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0]).build()
     cv = sparktune.CrossValidator(
-        estimator=Pipeline(stages=[guard] + featurizers() + [lr]),
+        estimator=pipe,
         estimatorParamMaps=grid,
         evaluator=rmse(),
         numFolds=2,
