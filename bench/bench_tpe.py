@@ -35,8 +35,8 @@ from pyspark.sql import DataFrame
 
 import sparktune
 from bench.common import best_of, diamonds, featurizers, session, timed, warm_up
-from sparktune.cache import lineage_free
-from sparktune.session import interpreted_session
+from sparktune.spark.cache import lineage_free
+from sparktune.spark.session import interpreted_session
 
 TRIALS = 24
 SEEDS = (7, 8, 9)

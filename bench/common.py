@@ -13,8 +13,8 @@ from typing import Any
 from pyspark.ml.feature import OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
 
-from sparktune.datasets import load_diamonds
-from sparktune.session import get_session
+from sparktune.jobs.datasets import load_diamonds
+from sparktune.spark.session import get_session
 
 logger = logging.getLogger("bench")
 

@@ -1,16 +1,16 @@
 """sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
 
-from sparktune.api import TuneResult, tune
-from sparktune.engine import Callback, ErrorPolicy
-from sparktune.errors import (
+from sparktune.core.engine import Callback, ErrorPolicy
+from sparktune.core.errors import (
     RefitError,
     SearchFailedError,
     SetupError,
     SparktuneError,
     ValidationError,
 )
-from sparktune.trial import Candidate, Trial, TrialState
-from sparktune.tuning import (
+from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.frontends.tune import TuneResult, tune
+from sparktune.frontends.validators import (
     CrossValidator,
     CrossValidatorModel,
     TrainValidationSplit,

@@ -2,6 +2,6 @@
 
 import sys
 
-from sparktune.cli import main
+from sparktune.jobs.cli import main
 
 sys.exit(main())

@@ -9,8 +9,8 @@ import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
 
-from sparktune.datasets import load_diamonds
-from sparktune.session import get_session
+from sparktune.jobs.datasets import load_diamonds
+from sparktune.spark.session import get_session
 
 os.environ["PYSPARK_PYTHON"] = sys.executable
 

@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 from stages import FITS, CountingStage
 
 import sparktune
-from sparktune import ValidationError, cli
+from sparktune import ValidationError
+from sparktune.jobs import cli
 
 ROOT = Path(__file__).parent.parent
 GRID_SPEC = ROOT / "conf" / "examples" / "diamonds_grid.yaml"

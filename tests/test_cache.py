@@ -11,11 +11,11 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.sql import SparkSession
 from stages import CountingStage
 
-from sparktune import pipeline, splits
-from sparktune.cache import Entry, FoldCache, cached_size
-from sparktune.objective import PipelineObjective
-from sparktune.session import INTERPRETED, interpreted_session
-from sparktune.trial import Candidate
+from sparktune.core.trial import Candidate
+from sparktune.spark import pipeline, splits
+from sparktune.spark.cache import Entry, FoldCache, cached_size
+from sparktune.spark.objective import PipelineObjective
+from sparktune.spark.session import INTERPRETED, interpreted_session
 
 
 def make_entry(cache, spark, rows):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from pyspark.ml import PipelineModel
 
-from sparktune import cli
+from sparktune.jobs import cli
 
 ROOT = Path(__file__).parent.parent
 GRID = ROOT / "conf" / "examples" / "diamonds_grid.yaml"

@@ -14,8 +14,9 @@ import pytest
 import yaml
 from hyperopt.pyll import stochastic
 
-from sparktune import ValidationError, config
-from sparktune.config import SpecError
+from sparktune import ValidationError
+from sparktune.jobs import config
+from sparktune.jobs.config import SpecError
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "conf" / "examples").glob("*.yaml"))
 

@@ -8,9 +8,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from sparktune import SetupError, ValidationError
-from sparktune.datasets import load_diamonds
-from sparktune.session import check_java, java_version
-from sparktune.splits import kfold, train_validation
+from sparktune.jobs.datasets import load_diamonds
+from sparktune.spark.session import check_java, java_version
+from sparktune.spark.splits import kfold, train_validation
 
 
 def test_diamonds_has_every_row_and_scales_with_jitter(spark):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sparktune import plots
-from sparktune.results import results_frame
-from sparktune.trial import Candidate, FoldResult, Trial, TrialState
+from sparktune.core.results import results_frame
+from sparktune.core.trial import Candidate, FoldResult, Trial, TrialState
+from sparktune.tracking import plots
 
 
 def trial(number, params, value=None, state=TrialState.COMPLETE):

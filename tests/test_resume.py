@@ -26,10 +26,12 @@ from pyspark.ml.regression import LinearRegression
 from test_cli import GRID, SAME_LAYOUT, SPARKTUNE
 
 import sparktune
-from sparktune import Callback, ValidationError, checkpoint, cli
+from sparktune import Callback, ValidationError
+from sparktune.core.trial import TrialState
+from sparktune.jobs import cli
 from sparktune.search import TPESearch
-from sparktune.space import resolve
-from sparktune.trial import TrialState
+from sparktune.search.space import resolve
+from sparktune.tracking import checkpoint
 
 REG = [0.0, 0.01, 0.1, 0.5, 1.0, 3.0]
 

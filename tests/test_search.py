@@ -13,10 +13,10 @@ from pyspark.ml import Pipeline
 from pyspark.ml.regression import LinearRegression
 
 from sparktune import ValidationError
+from sparktune.core.trial import FoldResult, Trial, TrialState
 from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
+from sparktune.search.space import resolve
 from sparktune.search.tpe import N_STARTUP_JOBS
-from sparktune.space import resolve
-from sparktune.trial import FoldResult, Trial, TrialState
 
 
 @pytest.fixture

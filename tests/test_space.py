@@ -9,8 +9,9 @@ from pyspark.ml import Pipeline
 from pyspark.ml.regression import DecisionTreeRegressor, GBTRegressor, LinearRegression
 from xgboost.spark import SparkXGBRegressor
 
-from sparktune import ValidationError, pipeline
-from sparktune.space import ESTIMATOR, resolve
+from sparktune import ValidationError
+from sparktune.search.space import ESTIMATOR, resolve
+from sparktune.spark import pipeline
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from cluster import spark_env, standalone_cluster
 from pyspark.ml import PipelineModel
 from test_cli import GRID, SAME_LAYOUT, SPARKTUNE, tiny
 
-import sparktune.submit
-from sparktune import cli, config
-from sparktune.submit import command, package_zip
+import sparktune.jobs.submit
+from sparktune.jobs import cli, config
+from sparktune.jobs.submit import command, package_zip
 
 
 def best_row(results: pd.DataFrame) -> pd.Series:
@@ -43,7 +43,7 @@ def test_command_puts_spec_settings_first_and_merges_py_files(tmp_path):
 
 def test_submit_resume_reaches_the_drivers_run(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(sparktune.submit, "submit", lambda *args, **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(sparktune.jobs.submit, "submit", lambda *args, **kw: calls.append(kw) or 0)
     assert cli.main(["submit", str(GRID), "--resume", "--", "--master", "local[1]"]) == 0
     assert calls == [{"resume": True}]
     cmd = command(
@@ -61,7 +61,7 @@ def test_submit_resume_without_a_checkpoint_fails_before_spark_submit(capsys):
 
 def test_package_zip_holds_the_code_and_the_bundled_data(tmp_path):
     names = zipfile.ZipFile(package_zip(tmp_path)).namelist()
-    assert "sparktune/cli.py" in names and "sparktune/config/validate.py" in names
+    assert "sparktune/jobs/cli.py" in names and "sparktune/jobs/config/validate.py" in names
     assert "sparktune/data/diamonds.csv.gz" in names
     assert not [n for n in names if "__pycache__" in n]
 
@@ -110,7 +110,7 @@ def test_submit_refuses_a_bad_spec_before_spark_submit(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GRID.read_text().replace("metric: rmse", "metric: rsme"))
     done = subprocess.run(
-        [sys.executable, "-m", "sparktune.cli", "submit", str(bad), "--", "--master", "local[1]"],
+        [sys.executable, "-m", "sparktune", "submit", str(bad), "--", "--master", "local[1]"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -23,7 +23,7 @@ from stages import FITS, CountingStage
 
 import sparktune
 from sparktune import Callback, SearchFailedError, TrialState, ValidationError
-from sparktune.space import ESTIMATOR
+from sparktune.search.space import ESTIMATOR
 
 
 class TagRecorder(Callback):

@@ -19,10 +19,11 @@ from pyspark.sql import functions as F
 from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
 import sparktune
-from sparktune import ValidationError, splits
-from sparktune.runner import CandidateList, execute
-from sparktune.slots import check_barrier_conf, check_classic, cluster_slots, fit_slots
-from sparktune.trial import Candidate
+from sparktune import ValidationError
+from sparktune.core.trial import Candidate
+from sparktune.lifecycle.runner import CandidateList, execute
+from sparktune.spark import splits
+from sparktune.spark.slots import check_barrier_conf, check_classic, cluster_slots, fit_slots
 
 SEED = 11
 
@@ -120,7 +121,7 @@ def test_a_candidate_the_space_did_not_list_is_checked_before_its_fit(spark, dat
 def test_two_workers_at_parallelism_four_run_one_at_a_time(spark, data, caplog):
     stage = regressor(num_workers=2)
     grid = pt.ParamGridBuilder().addGrid(stage.max_depth, [2, 3]).build()
-    with caplog.at_level(logging.WARNING, logger="sparktune.slots"):
+    with caplog.at_level(logging.WARNING, logger="sparktune.spark.slots"):
         model = validator(stage, grid, parallelism=4).fit(data)
     assert model.results.attrs["parallelism"] == 1
     assert (model.results["state"] == "complete").all()

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sparktune.engine import Strategy
-from sparktune.errors import ValidationError
+from sparktune.core.engine import Strategy
+from sparktune.core.errors import ValidationError
+from sparktune.core.settings import STRATEGIES
 from sparktune.search.base import HyperoptSearch
 from sparktune.search.grid import GridSearch
 from sparktune.search.random import RandomSearch
+from sparktune.search.space import SearchSpace
 from sparktune.search.tpe import TPESearch
-from sparktune.space import SearchSpace
-
-#: The strategies :func:`sparktune.tune` takes by name.
-STRATEGIES = ("grid", "random", "tpe")
 
 __all__ = [
     "STRATEGIES",

@@ -22,8 +22,8 @@ import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, Trials, rand
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
 
-from sparktune.space import SearchSpace
-from sparktune.trial import Candidate, Trial, TrialState
+from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.search.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 

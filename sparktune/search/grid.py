@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sparktune.runner import CandidateList
-from sparktune.space import SearchSpace
-from sparktune.trial import Candidate, Trial
+from sparktune.core.trial import Candidate, Trial
+from sparktune.lifecycle.runner import CandidateList
+from sparktune.search.space import SearchSpace
 
 
 class GridSearch(CandidateList):

@@ -8,7 +8,7 @@ from typing import Any
 from hyperopt import rand
 
 from sparktune.search.base import HyperoptSearch
-from sparktune.space import SearchSpace
+from sparktune.search.space import SearchSpace
 
 
 class RandomSearch(HyperoptSearch):

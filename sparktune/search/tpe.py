@@ -9,7 +9,7 @@ from typing import Any
 from hyperopt import tpe
 
 from sparktune.search.base import HyperoptSearch
-from sparktune.space import SearchSpace
+from sparktune.search.space import SearchSpace
 
 #: Random trials before TPE takes over: Optuna's default. hyperopt's 20 would leave TPE
 #: only 4 of the 24-trial budgets that distributed fits usually allow.

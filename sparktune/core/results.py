@@ -1,0 +1,71 @@
+"""The flat results table: one row per trial, as scikit-learn's ``cv_results_`` reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sparktune.core.trial import Trial, TrialState
+
+
+def _plain(value: Any) -> Any:
+    uid = getattr(value, "uid", None)
+    if uid is not None:
+        return f"{type(value).__name__}({uid})"
+    if isinstance(value, list | tuple):
+        return str([_plain(v) for v in value])
+    return value
+
+
+def results_frame(
+    trials: Sequence[Trial], metrics: Sequence[str], larger_is_better: bool
+) -> pd.DataFrame:
+    """Build the table: params, then per metric ``mean_/std_/split{k}_`` on ``val`` and ``train``.
+
+    ``rank`` orders complete trials by the primary (first) metric, 1 = best; failed and
+    cancelled trials keep NaN metrics and their error.
+    """
+    rows = []
+    for trial in trials:
+        row: dict[str, Any] = {"trial": trial.number, "state": trial.state.value}
+        for name, value in trial.params.items():
+            row[f"param_{name}"] = _plain(value)
+        num_folds = max((f.fold for f in trial.folds), default=-1) + 1
+        for side in ("val", "train"):
+            for metric in metrics:
+                values = trial.fold_values(metric, side)
+                if side == "train" and all(np.isnan(values)):
+                    continue
+                row[f"mean_{side}_{metric}"] = trial.mean(metric, side)
+                row[f"std_{side}_{metric}"] = trial.std(metric, side)
+                by_fold = {f.fold: v for f, v in zip(trial.folds, values)}
+                for k in range(num_folds):
+                    row[f"split{k}_{side}_{metric}"] = by_fold.get(k, np.nan)
+        for key, value in _merged_info(trial).items():
+            row[key] = value
+        row["fit_time"] = trial.fit_time
+        row["duration"] = max(trial.finished - trial.started, 0.0)
+        row["error"] = trial.error
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    primary = f"mean_val_{metrics[0]}"
+    if primary in frame:
+        complete = frame["state"] == TrialState.COMPLETE.value
+        frame["rank"] = (
+            frame[primary].where(complete).rank(ascending=not larger_is_better, method="min")
+        )
+    return frame
+
+
+def _merged_info(trial: Trial) -> dict[str, Any]:
+    """Per-fold model facts (e.g. best_iteration) as ``split{k}_<name>`` columns."""
+    merged: dict[str, Any] = {}
+    for fold in trial.folds:
+        for key, value in fold.info.items():
+            merged[f"split{fold.fold}_{key}"] = value
+    return merged

@@ -1,0 +1,157 @@
+"""One frozen description of a search, and the defaults every entry point shares.
+
+:class:`SearchSettings` is built once per search by a front end (``tune()``, a drop-in's
+``fit``, a job spec); the MLflow parent run's params, the checkpoint's identity and the
+results table are all derived from it, so no two places describe the same search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sparktune.core.errors import ValidationError
+
+#: The strategies searches take by name.
+STRATEGIES = ("grid", "random", "tpe")
+#: Trials of a random or TPE search when ``max_trials`` is not given.
+DEFAULT_TRIALS = 20
+#: Folds when no split is given.
+DEFAULT_FOLDS = 3
+#: The training share of a train/validation split when none is given (pyspark's default).
+DEFAULT_TRAIN_RATIO = 0.75
+
+
+class ErrorPolicy(str, Enum):
+    """What a failing candidate does to the search."""
+
+    CONTINUE = "continue"  # record the failure (NaN metric) and go on
+    RAISE = "raise"  # stop the search and raise, as pyspark's tuning classes do
+
+    @classmethod
+    def parse(cls, value: ErrorPolicy | str) -> ErrorPolicy:
+        """The policy named ``value``, or a ValidationError listing the policies."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValidationError(
+                f"error_policy must be one of {[p.value for p in cls]}, got {value!r}."
+            ) from None
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the data is cut into training and validation parts, described once.
+
+    ``kind`` is ``"kfold"`` (``num_folds`` folds, by ``fold_col`` if given),
+    ``"train_ratio"`` (one seeded random split) or ``"validation_data"`` (a given DataFrame).
+    """
+
+    kind: str = "kfold"
+    num_folds: int = DEFAULT_FOLDS
+    train_ratio: float | None = None
+    fold_col: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        num_folds: int | None = None,
+        train_ratio: float | None = None,
+        validation_data: bool = False,
+        fold_col: str | None = None,
+    ) -> Split:
+        """The split the arguments of ``tune()`` ask for (k-fold with 3 folds by default)."""
+        given = [
+            name
+            for name, value in (
+                ("num_folds", num_folds),
+                ("train_ratio", train_ratio),
+                ("validation_data", validation_data or None),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValidationError(
+                f"Give one of num_folds, train_ratio and validation_data, not {given}."
+            )
+        if fold_col is not None and given and given != ["num_folds"]:
+            raise ValidationError(
+                f"fold_col assigns k-fold folds; it cannot be used with {given[0]}."
+            )
+        if validation_data:
+            return cls("validation_data", 1)
+        if train_ratio is not None:
+            return cls("train_ratio", 1, train_ratio=train_ratio)
+        return cls("kfold", DEFAULT_FOLDS if num_folds is None else num_folds, fold_col=fold_col)
+
+    def describe(self) -> str:
+        """``kfold``, ``foldCol=<col>``, ``train_ratio=<r>`` or ``validation_data``."""
+        if self.kind == "train_ratio":
+            return f"train_ratio={self.train_ratio}"
+        if self.kind == "kfold" and self.fold_col:
+            return f"foldCol={self.fold_col}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that defines one search, as plain values (no Spark objects).
+
+    ``metrics`` are the evaluators' names, the primary (optimized) one first; ``space`` and
+    ``estimator`` are one-line descriptions for people; ``params`` are the readable names of
+    every param the space can set.
+    """
+
+    entry_point: str
+    strategy: str
+    metrics: tuple[str, ...]
+    larger_is_better: bool
+    split: Split = field(default_factory=Split)
+    seed: int | None = 0
+    max_trials: int | None = None
+    parallelism: int = 1
+    timeout: float | None = None
+    early_stopping: int | None = None
+    error_policy: ErrorPolicy = ErrorPolicy.CONTINUE
+    train_metrics: bool = False
+    keep_models: bool = False
+    space: str = ""
+    estimator: str = ""
+    params: tuple[str, ...] = ()
+
+    @property
+    def primary(self) -> str:
+        """The metric the search optimizes."""
+        return self.metrics[0]
+
+    def described(self) -> dict[str, Any]:
+        """The settings as the MLflow parent run's params (plain values)."""
+        return {
+            "entry_point": self.entry_point,
+            "strategy": self.strategy,
+            "metric": self.primary,
+            "larger_is_better": self.larger_is_better,
+            "split": self.split.describe(),
+            "folds": self.split.num_folds,
+            "seed": self.seed,
+            "max_trials": self.max_trials,
+            "parallelism": self.parallelism,
+            "timeout": self.timeout,
+            "early_stopping": self.early_stopping,
+            "error_policy": self.error_policy.value,
+            "space": self.space,
+            "estimator": self.estimator,
+        }
+
+    def identity(self) -> Mapping[str, Any]:
+        """What a checkpoint must match to be resumed by this search."""
+        split = self.split
+        return {
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "params": sorted(self.params),
+            "metrics": list(self.metrics),
+            "split": [split.kind, split.num_folds, split.train_ratio, split.fold_col],
+        }

@@ -1,0 +1,213 @@
+"""The ``sparktune`` command: run, submit and validate job specs; show a finished search.
+
+    sparktune run SPEC [--set key.path=value ...] [--master M] [--resume]
+    sparktune submit SPEC [--set ...] [--resume] -- [spark-submit options]
+    sparktune validate SPEC [--set ...]
+    sparktune results RUN_ID [--tracking-uri URI]
+
+A mistake in the spec (or any input sparktune checks) is printed as one line per problem,
+without a traceback, and the command exits with status 2; a failed job exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from sparktune.core.errors import SparktuneError, ValidationError
+from sparktune.jobs import config
+
+#: Rows of the results table printed after a run (the CSV and MLflow hold all of them).
+TOP_ROWS = 10
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparktune", description="Tune Spark ML pipelines described by YAML job specs."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log sparktune's progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def spec_command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("spec", help="the job spec (YAML), e.g. conf/examples/diamonds_grid.yaml")
+        sub.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY.PATH=VALUE",
+            help="override a spec value (YAML), e.g. --set search.max_trials=4; repeatable",
+        )
+        return sub
+
+    run = spec_command("run", "run a job in this process (embedded Spark unless --master)")
+    run.add_argument("--master", help="Spark master, e.g. local[4] (default: the spec's)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    submit = spec_command(
+        "submit", "run a job through spark-submit; options after -- go to spark-submit"
+    )
+    for sub in (run, submit):
+        sub.add_argument(
+            "--resume",
+            action="store_true",
+            help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
+        )
+    spec_command("validate", "check a job spec without running it")
+    results = commands.add_parser(
+        "results", help="print a finished search's results table from MLflow"
+    )
+    results.add_argument("run_id", help="the MLflow run id of the search (its parent run)")
+    results.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's)")
+    results.add_argument("--top", type=int, default=None, help="print only the N best trials")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sparktune`` command; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in args:
+        cut = args.index("--")
+        args, passthrough = args[:cut], args[cut + 1 :]
+    options = _parser().parse_args(args)
+    if passthrough and options.command != "submit":
+        print("sparktune: error: only `submit` takes options after --", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if options.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if options.command == "validate":
+            return _validate(options)
+        if options.command == "run":
+            return _run(options)
+        if options.command == "submit":
+            from sparktune.jobs.submit import submit
+
+            spec = config.load(options.spec, options.overrides)
+            if options.resume:
+                from sparktune.jobs.runner import resume_checkpoint
+
+                resume_checkpoint(spec)  # before spark-submit starts a driver
+            return submit(spec, options.overrides, passthrough, resume=options.resume)
+        return _results(options)
+    except ValidationError as exc:
+        print(f"sparktune: {exc}", file=sys.stderr)
+        return 2
+    except SparktuneError as exc:
+        print(f"sparktune: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _validate(options: argparse.Namespace) -> int:
+    spec = config.load(options.spec, options.overrides)
+    space = ", ".join(spec.search.space)
+    print(
+        f"{options.spec}: OK ({len(spec.stages)} stages; {spec.search.strategy} search "
+        f"over {space}; metric {spec.evaluation.metric.name})"
+    )
+    return 0
+
+
+def _run(options: argparse.Namespace) -> int:
+    from sparktune.jobs import runner as job
+
+    spec = config.load(options.spec, options.overrides)
+    result = job.run(
+        spec, master=options.master, progress=not options.no_progress, resume=options.resume
+    )
+    print(summary(result, spec))
+    return 0
+
+
+def _results(options: argparse.Namespace) -> int:
+    import mlflow
+
+    from sparktune.tracking.plots import primary_metric
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=options.run_id, artifact_path="results.csv", tracking_uri=options.tracking_uri
+        )
+    except Exception as exc:
+        print(
+            f"sparktune: error: no results table for run {options.run_id!r} "
+            f"({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+        return 1
+    results = pd.read_csv(path)
+    print(table(results, primary_metric(results), options.top))
+    return 0
+
+
+def summary(result: Any, spec: config.JobSpec) -> str:
+    """What a finished run prints: the best trial, its params, the table, where things went."""
+    metric = result.metric
+    direction = "larger" if result.larger_is_better else "smaller"
+    folds = spec.evaluation.folds
+    scored = f"mean of {folds} folds" if folds else "validation split"
+    results = result.results
+    done = int((results["state"] == "complete").sum()) if "state" in results else len(results)
+    lines = [
+        "",
+        f"best {metric} = {_number(result.best_metric)} ({scored}; {direction} is better) "
+        f"in trial {result.best_trial.number}; {done} of {len(results)} trials complete",
+        "best params:",
+    ]
+    width = max((len(name) for name in result.best_params), default=0)
+    lines += [f"  {name:<{width}}  {value}" for name, value in result.best_params.items()]
+    top = TOP_ROWS if len(results) > TOP_ROWS else None
+    lines += ["", table(results, metric, top), ""]
+    lines.append(f"stopped: {result.stop_reason}; {result.elapsed:.1f} s")
+    if getattr(result, "run_id", None):
+        lines.append(f"MLflow run: {result.run_id} (sparktune results {result.run_id})")
+    if spec.output.model and result.best_model is not None:
+        lines.append(f"best model: {spec.output.model}")
+    if spec.output.results:
+        lines.append(f"results table: {spec.output.results}")
+    return "\n".join(lines)
+
+
+def table(results: pd.DataFrame, metric: str, top: int | None = None) -> str:
+    """A compact text table: rank, trial, state, params, mean validation metrics, fit time.
+
+    Rows are ordered best first; ``top`` keeps only that many (the rest are counted).
+    """
+    if results.empty:
+        return "(no trials)"
+    params = [c for c in results.columns if c.startswith("param_")]
+    means = [c for c in results.columns if c.startswith("mean_val_")]
+    primary = f"mean_val_{metric}"
+    ordered_means = [primary, f"std_val_{metric}"] + [m for m in means if m != primary]
+    columns = ["rank", "trial", "state", *params, *ordered_means, "fit_time"]
+    frame = results[[c for c in columns if c in results.columns]]
+    if "rank" in frame:
+        frame = frame.sort_values(["rank", "trial"], na_position="last")
+    shown = frame if top is None else frame.head(top)
+    shown = shown.rename(columns=lambda c: c.removeprefix("param_").removeprefix("mean_val_"))
+    shown = shown.rename(columns={f"std_val_{metric}": "std"})
+    text = shown.to_string(index=False, na_rep="-", float_format=_number)
+    if len(shown) < len(frame):
+        text += f"\n... {len(frame) - len(shown)} more trial(s)"
+    return text
+
+
+def _number(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.6g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Run a validated job spec: start Spark, read the data, build the pipeline, tune, save outputs.
+
+This is what ``sparktune run`` does, in-process or as the driver of ``sparktune submit``
+(inside spark-submit the master and Spark conf are spark-submit's, not the spec's).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.ml import Pipeline
+from pyspark.ml.evaluation import Evaluator
+from pyspark.ml.param import Params
+from pyspark.sql import DataFrame, SparkSession
+
+from sparktune.jobs import datasets
+from sparktune.jobs.config import JobSpec, MetricSpec, Problem, SpecError, StageSpec
+from sparktune.spark.checks import output_columns
+from sparktune.spark.session import get_session
+
+logger = logging.getLogger(__name__)
+
+#: Reader options used for CSV unless the spec sets them.
+CSV_DEFAULTS = {"header": "true", "inferSchema": "true"}
+
+
+def session(spec: JobSpec, master: str | None = None) -> SparkSession:
+    """The job's SparkSession: spark-submit's under spark-submit, else embedded with the spec's.
+
+    ``master`` (the ``--master`` option) wins over ``spark.master`` of the spec.
+    """
+    return get_session(master or spec.spark.master, spec.spark.conf)
+
+
+def read_data(spec: JobSpec, spark: SparkSession) -> DataFrame:
+    """The spec's data: a bundled data set or a file, then its ``sample`` and ``limit``."""
+    data = spec.data
+    if data.dataset is not None:
+        frame = datasets.load(spark, data.dataset, scale=data.scale)
+    else:
+        options = {**CSV_DEFAULTS, **data.options} if data.format == "csv" else dict(data.options)
+        frame = spark.read.format(data.format).options(**options).load(data.path)
+    if data.sample is not None and data.sample < 1:
+        frame = frame.sample(fraction=data.sample, seed=spec.search.seed)
+    if data.limit is not None:
+        frame = frame.limit(data.limit)
+    return frame
+
+
+def build_stage(stage: StageSpec, label: str) -> Params:
+    """Construct one stage with its params and ``uid`` = its spec name.
+
+    A stage that predicts (it has ``labelCol`` and ``predictionCol``) and sets no label
+    column of its own learns ``data.label``.
+    """
+    signature = inspect.signature(stage.cls.__init__).parameters
+    any_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.values())
+    init = {k: v for k, v in stage.params.items() if any_keyword or k in signature}
+    instance = stage.cls(**init)
+    rest = {k: v for k, v in stage.params.items() if k not in init}
+    if rest:
+        instance._set(**rest)
+    predicts = instance.hasParam("labelCol") and instance.hasParam("predictionCol")
+    if predicts and not instance.isSet("labelCol") and "label_col" not in stage.params:
+        instance._set(labelCol=label)
+    return instance._resetUid(stage.name)
+
+
+def build_pipeline(spec: JobSpec) -> Pipeline:
+    """The spec's pipeline; stage uids are the spec's names, so ``lr.regParam`` finds ``lr``."""
+    return Pipeline(stages=[build_stage(s, spec.data.label) for s in spec.stages])
+
+
+def build_evaluator(metric: MetricSpec, label: str) -> Evaluator:
+    """The evaluator of one metric, scoring against ``label`` unless its params say otherwise."""
+    evaluator = metric.evaluator_class(**{"metricName": metric.name, **metric.params})
+    if evaluator.hasParam("labelCol") and "labelCol" not in metric.params:
+        evaluator.setLabelCol(label)
+    return evaluator
+
+
+def check_data(spec: JobSpec, frame: DataFrame, pipeline: Pipeline) -> None:
+    """Fail with the spec's key paths when the label or fold column is not in the data.
+
+    A label made by a stage (e.g. a StringIndexer of a string label) counts as present.
+    """
+    columns = set(frame.columns)
+    made = {c for stage in pipeline.getStages() for c in output_columns(stage)}
+    problems = []
+    label = spec.data.label
+    if label not in columns and label not in made:
+        problems.append(
+            Problem(
+                "data.label",
+                f"column {label!r} is neither in the data nor made by a stage; "
+                f"data columns: {frame.columns}",
+            )
+        )
+    fold_col = spec.evaluation.fold_col
+    if fold_col is not None and fold_col not in columns:
+        problems.append(
+            Problem(
+                "evaluation.fold_col",
+                f"column {fold_col!r} is not in the data; data columns: {frame.columns}",
+            )
+        )
+    if problems:
+        raise SpecError(spec.source, problems)
+
+
+def checkpoint_path(spec: JobSpec) -> str | None:
+    """``output.checkpoint``, else ``checkpoint.json`` beside ``output.results`` or the model."""
+    output = spec.output
+    if output.checkpoint is not None:
+        return output.checkpoint
+    beside = output.results or output.model
+    if beside is None:
+        return None
+    return str(Path(beside.rstrip("/")).parent / "checkpoint.json")
+
+
+def resume_checkpoint(spec: JobSpec) -> str:
+    """The checkpoint ``--resume`` continues from; a SpecError when the spec names none."""
+    checkpoint = checkpoint_path(spec)
+    if checkpoint is None:
+        raise SpecError(
+            spec.source,
+            [Problem("output.checkpoint", "--resume needs output.checkpoint (or output.results)")],
+        )
+    return checkpoint
+
+
+def run(
+    spec: JobSpec, master: str | None = None, progress: bool = True, resume: bool = False
+) -> Any:
+    """Run the job end to end and return :func:`sparktune.tune`'s result; save the outputs.
+
+    Every finished trial is checkpointed (:func:`checkpoint_path`); ``resume`` keeps the
+    finished trials of an earlier, interrupted run of the same job.
+    """
+    checkpoint = resume_checkpoint(spec) if resume else checkpoint_path(spec)
+    spark = session(spec, master)
+    frame = read_data(spec, spark)
+    pipeline = build_pipeline(spec)
+    check_data(spec, frame, pipeline)
+    # Every fold, check and the refit read the input: read it from its source once.
+    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        result = _tune(spec, frame, pipeline, progress, checkpoint, resume)
+    finally:
+        frame.unpersist()
+    save_outputs(spec, result)
+    return result
+
+
+def _tune(
+    spec: JobSpec,
+    frame: DataFrame,
+    pipeline: Any,
+    progress: bool,
+    checkpoint: str | None,
+    resume: bool,
+) -> Any:
+    from sparktune.frontends.tune import tune
+
+    label = spec.data.label
+    evaluation = spec.evaluation
+    search = spec.search
+    tracking = spec.tracking
+    return tune(
+        pipeline,
+        search.hyperopt_space(),
+        frame,
+        build_evaluator(evaluation.metric, label),
+        extra_evaluators=[build_evaluator(m, label) for m in evaluation.extra_metrics],
+        strategy=search.strategy,
+        max_trials=search.max_trials,
+        parallelism=search.parallelism,
+        num_folds=evaluation.folds,
+        train_ratio=evaluation.train_ratio,
+        fold_col=evaluation.fold_col,
+        seed=search.seed,
+        timeout=search.timeout,
+        early_stopping=search.early_stopping,
+        refit=spec.output.model is not None or tracking.enabled,
+        train_metrics=evaluation.train_metrics,
+        error_policy=search.error_policy,
+        tracking=(tracking.uri or True) if tracking.enabled else False,
+        experiment=tracking.experiment,
+        progress=progress,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+
+
+def save_outputs(spec: JobSpec, result: Any) -> None:
+    """Write the best model (overwriting) and the results CSV where the spec's output says."""
+    output = spec.output
+    if output.model is not None and result.best_model is not None:
+        result.best_model.write().overwrite().save(output.model)
+        logger.info("best model saved to %s", output.model)
+    if output.results is not None:
+        Path(output.results).parent.mkdir(parents=True, exist_ok=True)
+        result.results.to_csv(output.results, index=False)
+        logger.info("results table saved to %s", output.results)

@@ -1,0 +1,53 @@
+"""Release the data that fits of cancelled or failed trials left persisted.
+
+Spark ML estimators persist intermediate RDDs while they train (GBT's binned points and
+prediction errors, for example) and unpersist them when training ends; a fit cancelled by
+a timeout or stopped by an error never gets there. The featurized-fold cache releases its
+own data; this callback releases what such interrupted fits left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+
+from sparktune.core.engine import Callback, Engine
+from sparktune.core.trial import Trial, TrialState
+
+logger = logging.getLogger(__name__)
+
+
+def persistent_rdds(spark: SparkSession) -> set[int]:
+    """Ids of the RDDs the SparkContext holds persisted right now."""
+    return {int(rdd_id) for rdd_id in spark.sparkContext._jsc.getPersistentRDDs().keys()}
+
+
+class ReleaseLeftovers(Callback):
+    """After a search with cancelled or failed trials, unpersist RDDs persisted during it.
+
+    Data persisted before the search is kept. An RDD that another thread of the same
+    application persists while the search runs would be released too, if a trial failed or
+    was cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._spark: SparkSession | None = None
+        self._before: set[int] = set()
+
+    def on_search_start(self, engine: Engine) -> None:
+        """Note what was persisted before the search."""
+        self._spark = engine.spark
+        self._before = persistent_rdds(engine.spark)
+
+    def on_search_end(self, trials: Sequence[Trial]) -> None:
+        """Unpersist what interrupted fits left behind (the engine has released its cache)."""
+        if self._spark is None or all(t.state is TrialState.COMPLETE for t in trials):
+            return
+        held = self._spark.sparkContext._jsc.getPersistentRDDs()
+        left = [rdd_id for rdd_id in held.keys() if int(rdd_id) not in self._before]
+        for rdd_id in left:
+            held[rdd_id].unpersist(True)
+        if left:
+            logger.info("released %d RDD(s) left persisted by interrupted fits", len(left))
