@@ -15,6 +15,7 @@ import yaml
 from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.settings import DEFAULT_FOLDS, STRATEGIES
 from sparktune.jobs.config.classes import (
     check_value,
     class_params,
@@ -23,12 +24,10 @@ from sparktune.jobs.config.classes import (
 )
 from sparktune.jobs.config.overrides import apply_override
 from sparktune.jobs.config.spec import (
-    DEFAULT_FOLDS,
     DISTRIBUTIONS,
     ERROR_POLICIES,
     FORMATS,
     METRICS,
-    STRATEGIES,
     DataSpec,
     Distribution,
     EvaluationSpec,
