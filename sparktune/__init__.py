@@ -1,6 +1,6 @@
 """sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
 
-from sparktune.core.engine import Callback, ErrorPolicy
+from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
     RefitError,
     SearchFailedError,
@@ -8,14 +8,16 @@ from sparktune.core.errors import (
     SparktuneError,
     ValidationError,
 )
+from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
-from sparktune.frontends.tune import TuneResult, tune
+from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
     CrossValidatorModel,
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
+from sparktune.lifecycle.result import TuneResult
 
 __all__ = [
     "Callback",

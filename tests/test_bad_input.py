@@ -189,7 +189,7 @@ def test_negative_timeout(data):
 
 
 def test_unknown_error_policy(data):
-    tune_fails(data, r"errorPolicy must be one of", error_policy="ignore")
+    tune_fails(data, r"error_policy must be one of", error_policy="ignore")
 
 
 # -- the search space ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class TagRecorder(Callback):
     def on_search_start(self, engine):
         self.tag, self.started = engine.tag, time.time()
 
-    def on_search_end(self, trials):
+    def on_search_end(self, trials, error):
         self.ended, self.trials = time.time(), list(trials)
 
 

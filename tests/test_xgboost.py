@@ -20,8 +20,10 @@ from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
 import sparktune
 from sparktune import ValidationError
+from sparktune.core.settings import SearchSettings, Split
 from sparktune.core.trial import Candidate
-from sparktune.lifecycle.runner import CandidateList, execute
+from sparktune.lifecycle.search import SearchProblem, evaluate
+from sparktune.search.candidates import CandidateList
 from sparktune.spark import splits
 from sparktune.spark.slots import check_barrier_conf, check_classic, cluster_slots, fit_slots
 
@@ -107,14 +109,13 @@ def test_a_candidate_the_space_did_not_list_is_checked_before_its_fit(spark, dat
     pipe = Pipeline(stages=featurizers() + [stage])
     asked = Candidate({"num_workers": 5}, {stage.num_workers: 5, stage.max_depth: 2})
     with pytest.raises(ValidationError, match=r"num_workers=5.*2 task slot"):
-        execute(
-            dataset=data,
-            estimator=pipe,
-            options={stage.max_depth: [2]},
-            folds=splits.kfold(data, 2, SEED),
-            evaluators=[rmse()],
-            strategy=CandidateList([asked]),
+        evaluate(
+            SearchSettings("test", "grid", ("rmse",), False, Split("kfold", 2), seed=SEED),
+            SearchProblem(data, pipe, {stage.max_depth: [2]}, [rmse()]),
+            CandidateList([asked]),
+            callbacks=(),
             cache_budget=2**26,
+            resumed=(),
         )
 
 

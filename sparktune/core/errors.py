@@ -41,3 +41,17 @@ class RefitError(SparktuneError, RuntimeError):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy with every field (the default would call __init__ with the text)."""
         return (type(self), (str(self), self.results, self.best_params, self.run_id))
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-paragraph description of a failure, without a JVM stack trace."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            text = f"{java.getClass().getName()}: {java.getMessage()}"
+        except Exception:  # the JVM may be gone; fall back to the Python text
+            text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " ".join(lines[:3])[:1000]

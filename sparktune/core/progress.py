@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from sparktune.core.engine import Callback, Engine
+from sparktune.core.callbacks import Callback
+from sparktune.core.engine import Engine
 from sparktune.core.trial import Trial, TrialState
 
 
@@ -43,7 +44,7 @@ class ProgressBar(Callback):
             self._bar.set_postfix(best=f"{self.best:.6g}", failed=self.failed, refresh=False)
             self._bar.update(1)
 
-    def on_search_end(self, trials: Sequence[Trial]) -> None:
+    def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
         """Close the bar."""
         if self._bar is not None:
             self._bar.close()

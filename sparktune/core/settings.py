@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.stopping import Stopper, check_parallelism, stoppers
 
 #: The strategies searches take by name.
 STRATEGIES = ("grid", "random", "tpe")
@@ -31,13 +32,13 @@ class ErrorPolicy(str, Enum):
     RAISE = "raise"  # stop the search and raise, as pyspark's tuning classes do
 
     @classmethod
-    def parse(cls, value: ErrorPolicy | str) -> ErrorPolicy:
-        """The policy named ``value``, or a ValidationError listing the policies."""
+    def parse(cls, value: ErrorPolicy | str, name: str = "error_policy") -> ErrorPolicy:
+        """The policy named ``value``, or a ValidationError naming the argument ``name``."""
         try:
             return cls(value)
         except ValueError:
             raise ValidationError(
-                f"error_policy must be one of {[p.value for p in cls]}, got {value!r}."
+                f"{name} must be one of {[p.value for p in cls]}, got {value!r}."
             ) from None
 
 
@@ -120,6 +121,23 @@ class SearchSettings:
     space: str = ""
     estimator: str = ""
     params: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Check every limit once, before any Spark job (the stoppers repeat no check)."""
+        if self.strategy not in STRATEGIES:
+            raise ValidationError(
+                f"strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}."
+            )
+        seed = self.seed
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ValidationError(f"seed must be an integer, got {seed!r}.")
+        check_parallelism(self.parallelism)
+        self.stoppers()
+        object.__setattr__(self, "error_policy", ErrorPolicy.parse(self.error_policy))
+
+    def stoppers(self) -> list[Stopper]:
+        """Fresh stoppers for this search's limits (max trials, timeout, early stopping)."""
+        return stoppers(self.max_trials, self.timeout, self.early_stopping)
 
     @property
     def primary(self) -> str:

@@ -1,78 +1,35 @@
 """``sparktune.tune``: search a pipeline's params by grid, random or TPE, k trials at a time.
 
-``tune`` resolves the space (names -> Spark Params, before any Spark job), builds the folds
-and the strategy, and runs the search through :func:`sparktune.lifecycle.runner.execute`, the same
-checks, featurized-fold cache and engine as the drop-in ``CrossValidator``. The best
-candidate is then refit on the whole data.
+A thin front end: it resolves the space (names -> Spark Params, before any Spark job),
+describes the search once as :class:`~sparktune.core.settings.SearchSettings`, prepares
+the checkpoint and the strategy, and hands the rest to
+:func:`sparktune.lifecycle.search.run_search`, the same lifecycle the drop-ins use.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-import pandas as pd
-from pyspark.ml import Model
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
 
-from sparktune.core.engine import Callback, ErrorPolicy, Strategy, check_limits
-from sparktune.core.errors import SearchFailedError, ValidationError
-from sparktune.core.progress import ProgressBar
-from sparktune.core.settings import DEFAULT_FOLDS, DEFAULT_TRIALS
-from sparktune.core.trial import Trial
-from sparktune.lifecycle.runner import SearchRun, execute
+from sparktune.core.callbacks import Callback, Strategy
+from sparktune.core.errors import ValidationError
+from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
+from sparktune.lifecycle.result import TuneResult
+from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
 from sparktune.search import GridSearch, make_strategy
+from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
-from sparktune.spark import splits, xgb
-from sparktune.spark.checks import check_evaluator
-from sparktune.spark.objective import name_evaluators
+from sparktune.spark import xgb
+from sparktune.spark.pipeline import describe_estimator
 from sparktune.tracking import checkpoint as checkpointing
-from sparktune.tracking.tracker import refit_best, search_tracker
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from sparktune.tracking.tracker import Tracking
-
-logger = logging.getLogger(__name__)
-
-
-
-@dataclass
-class TuneResult:
-    """What a search found: the best params, metric and refit model, and every trial.
-
-    ``results`` has one row per trial: ``param_<name>``, ``mean_/std_/split{k}_`` of every
-    metric on ``val`` (and ``train``), fit time, state, error and rank.
-    """
-
-    best_params: dict[str, Any]
-    best_metric: float
-    best_model: Model | None
-    best_trial: Trial
-    results: pd.DataFrame
-    trials: tuple[Trial, ...]
-    metric: str
-    larger_is_better: bool
-    stop_reason: str
-    elapsed: float
-    run_id: str | None = None
-    unlogged_trials: list[int] = field(default_factory=list)
-
-    def plot(self) -> Figure:
-        """The metric of every trial with the best so far, and each param against it.
-
-        The same plots as the PNG artifacts of the search's MLflow run, in one figure.
-        """
-        from sparktune.tracking import plots
-
-        return plots.overview(self.results, self.metric, self.larger_is_better)
+from sparktune.tracking.tracker import Tracking
+from sparktune.tracking.tracker import resolve as resolve_tracking
 
 
 def tune(
@@ -134,15 +91,26 @@ def tune(
     """
     resolved = resolve(estimator, space)
     evaluators = [evaluator, *extra_evaluators]
-    for each in evaluators:
-        check_evaluator(each)
-    larger_is_better = bool(evaluator.isLargerBetter())
+    metrics, larger_is_better = metrics_of(evaluators)
     _check_data(data, validation_data)
-    if not isinstance(strategy, str):
-        raise ValidationError(f"strategy must be one of 'grid', 'random', 'tpe'; got {strategy!r}.")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValidationError(f"seed must be an integer, got {seed!r}.")
-    check_limits(parallelism, max_trials, timeout, early_stopping)
+    settings = SearchSettings(
+        entry_point="tune",
+        strategy=strategy,
+        metrics=metrics,
+        larger_is_better=larger_is_better,
+        split=Split.of(num_folds, train_ratio, validation_data is not None, fold_col),
+        seed=seed,
+        max_trials=max_trials,
+        parallelism=parallelism,
+        timeout=timeout,
+        early_stopping=early_stopping,
+        error_policy=error_policy,
+        train_metrics=train_metrics,
+        space=describe_space(space),
+        estimator=describe_estimator(estimator),
+        params=tuple(resolved.params),
+    )
+    options = resolve_tracking(tracking, experiment)
     search = make_strategy(
         strategy,
         resolved,
@@ -150,125 +118,44 @@ def tune(
         larger_is_better=larger_is_better,
         points_to_evaluate=points_to_evaluate or (),
     )
-    limit = _trial_limit(search, max_trials)
-    restored, saver = checkpointing.prepare(
-        checkpoint,
-        resume,
-        resolved,
-        checkpointing.describe(
-            strategy=strategy,
-            seed=seed,
-            params=sorted(resolved.params),
-            metrics=list(name_evaluators(evaluators)),
-            split=[num_folds, train_ratio, fold_col, validation_data is not None],
+    settings = replace(settings, max_trials=_trial_limit(search, max_trials))
+    restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
+    hooks = _checked_callbacks(callbacks) + ([saver] if saver else [])
+
+    def refit_trial(best: Any) -> Any:
+        param_map = best.candidate.param_map
+        return resolved.final_model(xgb.refit(resolved.estimator, data, param_map))
+
+    return run_search(
+        settings,
+        SearchProblem(
+            data, resolved.estimator, resolved.options, evaluators, validation_data
         ),
-        next(iter(name_evaluators(evaluators))),
-    )
-    hooks = _callbacks_for(
-        [*callbacks, *([saver] if saver else [])], progress, limit, larger_is_better, strategy
-    )
-    tracker = search_tracker(
-        tracking,
-        experiment,
-        estimator=estimator,
-        space=space,
-        data=data,
-        evaluator=evaluator,
-        train_ratio=train_ratio,
-        fold_col=fold_col,
-        validation_data=validation_data,
-        strategy=strategy,
-        max_trials=limit,
-        seed=seed,
-        timeout=timeout,
-        early_stopping=early_stopping,
-    )
-    if tracker is not None:
-        hooks.append(tracker)
-    folds = _folds(data, seed, num_folds, train_ratio, validation_data, fold_col)
-    run = execute(
-        dataset=data,
-        estimator=resolved.estimator,
-        options=resolved.options,
-        folds=folds,
-        evaluators=evaluators,
-        strategy=search,
-        parallelism=parallelism,
-        error_policy=error_policy,
+        search,
+        refit=refit_trial if refit else None,
+        tracking=options,
         callbacks=hooks,
-        max_trials=limit,
-        timeout=timeout,
-        early_stopping=early_stopping,
-        train_metrics=train_metrics,
+        progress=progress,
         cache_budget=cache_budget,
         resumed=restored,
     )
-    best = _best(run)  # with no complete trial, the tracker has closed its run already
-    results = run.results()
-    model = None
-    if refit:
-        model = refit_best(
-            lambda: resolved.final_model(
-                xgb.refit(resolved.estimator, data, best.candidate.param_map)
-            ),
-            best,
-            results,
-            tracker,
-        )
-    logger.info(
-        "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",
-        run.outcome.stop_reason,
-        len(run.trials),
-        run.outcome.elapsed,
-        best.primary,
-        best.value,
-        dict(best.params),
-    )
-    result = TuneResult(
-        best_params=dict(best.params),
-        best_metric=best.value,
-        best_model=model,
-        best_trial=best,
-        results=results,
-        trials=run.trials,
-        metric=run.metrics[0],
-        larger_is_better=larger_is_better,
-        stop_reason=run.outcome.stop_reason,
-        elapsed=run.outcome.elapsed,
-    )
-    if tracker is not None:
-        tracker.finish(result)
-        result.run_id, result.unlogged_trials = tracker.run_id, list(tracker.unlogged_trials)
-    return result
 
 
-def _callbacks_for(
-    callbacks: Sequence[Callback],
-    progress: bool,
-    total: int | None,
-    larger_is_better: bool,
-    strategy: str,
-) -> list[Callback]:
-    """The engine hooks of one search: the user's callbacks, the release of data left by
-    interrupted fits, then the progress bar."""
-    hooks = list(callbacks)
-    for hook in hooks:
+def _checked_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
+    """The user's callbacks, each checked to be a :class:`Callback`."""
+    for hook in callbacks:
         if not isinstance(hook, Callback):
             raise ValidationError(
                 f"callbacks must be sparktune.Callback instances, got {type(hook).__name__}."
             )
-    if progress:
-        hooks.append(ProgressBar(total, larger_is_better, desc=f"sparktune {strategy}"))
-    return hooks
+    return list(callbacks)
 
 
 def _trial_limit(search: Strategy, max_trials: int | None) -> int | None:
-    """``max_trials``, or all of a grid, or :data:`DEFAULT_TRIALS`."""
-    if max_trials is not None:
-        if isinstance(search, GridSearch) and isinstance(max_trials, int):
-            return min(max_trials, search.size)
-        return max_trials  # the engine checks it
-    return search.size if isinstance(search, GridSearch) else DEFAULT_TRIALS
+    """``max_trials`` (at most the grid's size), or all of a grid, or :data:`DEFAULT_TRIALS`."""
+    if isinstance(search, GridSearch):
+        return search.size if max_trials is None else min(max_trials, search.size)
+    return DEFAULT_TRIALS if max_trials is None else max_trials
 
 
 def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:
@@ -285,46 +172,3 @@ def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:
         raise ValidationError(
             f"validation_data lacks column(s) {missing} of data; score on data of the same shape."
         )
-
-
-def _folds(
-    data: DataFrame,
-    seed: int,
-    num_folds: int | None,
-    train_ratio: float | None,
-    validation_data: DataFrame | None,
-    fold_col: str | None,
-) -> list[splits.Fold]:
-    """k-fold (the default), a train/validation split, or the given validation data."""
-    given = [
-        name
-        for name, value in (
-            ("num_folds", num_folds),
-            ("train_ratio", train_ratio),
-            ("validation_data", validation_data),
-        )
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise ValidationError(
-            f"Give one of num_folds, train_ratio and validation_data, not {given}."
-        )
-    if fold_col is not None and given and given != ["num_folds"]:
-        raise ValidationError(f"fold_col assigns k-fold folds; it cannot be used with {given[0]}.")
-    if validation_data is not None:
-        return splits.given(data, validation_data)
-    if train_ratio is not None:
-        return splits.train_validation(data, train_ratio, seed)
-    return splits.kfold(data, DEFAULT_FOLDS if num_folds is None else num_folds, seed, fold_col)
-
-
-def _best(run: SearchRun) -> Trial:
-    """The best complete trial, or SearchFailedError naming what happened to the others."""
-    try:
-        return run.best()
-    except ValueError:
-        states = dict(Counter(t.state.value for t in run.trials))
-        raise SearchFailedError(
-            f"No trial completed with a metric (stop reason: {run.outcome.stop_reason}; "
-            f"trials by state: {states}). Raise the timeout or max_trials, or see the errors."
-        ) from None

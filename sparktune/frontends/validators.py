@@ -9,24 +9,30 @@ param map (NaN metric, the default) and raising as pyspark does.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pandas as pd
 from pyspark import keyword_only
+from pyspark.ml import Estimator
 from pyspark.ml import tuning as pyspark_tuning
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.tuning import _ValidatorSharedReadWrite
 from pyspark.ml.util import DefaultParamsReader, MLReader, MLWriter
 from pyspark.sql import DataFrame
 
-from sparktune.core.engine import Callback, ErrorPolicy, check_limits
+from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Candidate
-from sparktune.lifecycle.runner import CandidateList, SearchRun, execute, readable_names
-from sparktune.spark import pipeline, splits
+from sparktune.lifecycle.result import TuneResult
+from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
+from sparktune.search.candidates import CandidateList
+from sparktune.search.describe import describe_space
+from sparktune.spark import pipeline
 from sparktune.spark.checks import check_param_maps
 from sparktune.spark.xgb import refit
-from sparktune.tracking import tracker as tracking
+from sparktune.tracking.tracker import autolog_paused
 
 __all__ = [
     "CrossValidator",
@@ -53,54 +59,70 @@ class _SparktuneParams(Params):
         """Sets the value of :py:attr:`errorPolicy` ('continue' or 'raise')."""
         return self._set(errorPolicy=value)
 
-    def _search(
-        self, dataset: DataFrame, folds: list[splits.Fold], callbacks: list[Callback]
-    ) -> tuple[SearchRun, list[float], list[float], Any, tracking.MlflowTracker | None]:
-        """Evaluate every param map on ``folds``; return metrics in param-map order and best."""
+    def _search(self, dataset: DataFrame, split: Split) -> TuneResult:
+        """Evaluate every param map on the folds of ``split``; refit the best on ``dataset``."""
         est = self.getOrDefault("estimator")
         epm = self.getOrDefault("estimatorParamMaps")
         if not epm:
             raise ValidationError("estimatorParamMaps is empty: give at least one param map.")
         check_param_maps(epm)
-        check_limits(self.getOrDefault("parallelism"))
+        policy = ErrorPolicy.parse(self.getErrorPolicy(), "errorPolicy")
+        evaluator = self.getOrDefault("evaluator")
+        metrics, larger_is_better = metrics_of([evaluator])
         options = pipeline.options_of(epm)
-        names = readable_names(est, list(options))
+        names = pipeline.readable_names(est, list(options))
+        settings = SearchSettings(
+            entry_point=type(self).__name__,
+            strategy="grid",
+            metrics=metrics,
+            larger_is_better=larger_is_better,
+            split=split,
+            seed=self.getOrDefault(self.seed),
+            max_trials=len(epm),
+            parallelism=self.getOrDefault(self.parallelism),
+            error_policy=policy,
+            keep_models=self.getOrDefault(self.collectSubModels),
+            space=describe_space({names[p]: values for p, values in options.items()}),
+            estimator=pipeline.describe_estimator(est),
+            params=tuple(names.values()),
+        )
         candidates = [Candidate({names[p]: v for p, v in pm.items()}, dict(pm)) for pm in epm]
-        tracker = tracking.validator_tracker(self, dataset)
-        run = execute(
-            dataset=dataset,
-            estimator=est,
-            options=options,
-            folds=folds,
-            evaluators=[self.getOrDefault("evaluator")],
-            strategy=CandidateList(candidates),
-            parallelism=self.getOrDefault("parallelism"),
-            error_policy=self.getErrorPolicy(),
-            callbacks=[*callbacks, tracker] if tracker else callbacks,
-            keep_models=self.getOrDefault("collectSubModels"),
+        return run_search(
+            settings,
+            SearchProblem(dataset, est, options, [evaluator]),
+            CandidateList(candidates),
+            refit=lambda best: refit(est, dataset, epm[best.number]),
+            tracking=getattr(self, "tracking", None),
+            callbacks=getattr(self, "callbacks", []),
         )
-        avg = [t.value for t in run.trials]
-        std = [t.std() for t in run.trials]
-        best = run.best()
-        results = run.results()
-        best_model = tracking.refit_best(
-            lambda: refit(est, dataset, epm[best.number]),
-            best,
-            results,
-            tracker,
-            wrap=ErrorPolicy(self.getErrorPolicy()) is not ErrorPolicy.RAISE,
-        )
-        if tracker is not None:
-            tracker.finish(tracking.Finished(best_model, best, results))
-        return run, avg, std, best_model, tracker
 
     @staticmethod
-    def _sub_models(run: SearchRun, num_folds: int) -> list[list[Any]]:
-        by_fold: list[list[Any]] = [[None] * len(run.trials) for _ in range(num_folds)]
-        for trial in run.trials:
+    def _sub_models(result: TuneResult, num_folds: int) -> list[list[Any]]:
+        by_fold: list[list[Any]] = [[None] * len(result.trials) for _ in range(num_folds)]
+        for trial in result.trials:
             for fold in trial.folds:
                 by_fold[fold.fold][trial.number] = fold.model
         return by_fold
+
+    @staticmethod
+    def _finish(model: Any, result: TuneResult) -> Any:
+        """Give a fitted model the results table and the MLflow run of its fit."""
+        model.results = result.results
+        model.run_id = result.run_id
+        model.unlogged_trials = list(result.unlogged_trials)
+        return model
+
+
+def _fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:
+    """``Estimator.fit`` for the drop-ins; a tracked fit pauses ``mlflow.pyspark.ml`` autolog.
+
+    Autologging's run for the validator (and a child run per param map) would duplicate
+    sparktune's. (Assigned as ``fit`` in each class: pyspark's ``Estimator.fit`` comes before
+    the mixin in their method order.)
+    """
+    tracked = getattr(self, "tracking", None) is not None
+    with autolog_paused() if tracked else contextlib.nullcontext():
+        return Estimator.fit(self, dataset, params)
 
 
 class _Reader(MLReader):
@@ -196,7 +218,7 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         """Sets params for cross validator."""
         return self._set(**self._input_kwargs)
 
-    fit = tracking.validator_fit
+    fit = _fit
 
     @classmethod
     def read(cls) -> MLReader:
@@ -210,15 +232,12 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
     def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
-        folds = splits.kfold(dataset, num_folds, self.getOrDefault(self.seed), fold_col)
-        run, avg, std, best_model, tracker = self._search(
-            dataset, folds, getattr(self, "callbacks", [])
-        )
-        sub_models = self._sub_models(run, num_folds) if self.getCollectSubModels() else None
-        model = self._copyValues(CrossValidatorModel(best_model, avg, sub_models, std))
-        model.results = run.results()
-        tracking.annotate(model, tracker)
-        return model
+        result = self._search(dataset, Split("kfold", num_folds, fold_col=fold_col))
+        avg = [t.value for t in result.trials]
+        std = [t.std() for t in result.trials]
+        subs = self._sub_models(result, num_folds) if self.getCollectSubModels() else None
+        model = CrossValidatorModel(result.best_model, avg, subs, std)
+        return self._finish(self._copyValues(model), result)
 
 
 class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams):
@@ -262,7 +281,7 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         """Sets params for the train validation split."""
         return self._set(**self._input_kwargs)
 
-    fit = tracking.validator_fit
+    fit = _fit
 
     @classmethod
     def read(cls) -> MLReader:
@@ -274,14 +293,9 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         return pyspark_tuning.TrainValidationSplitWriter(self)
 
     def _fit(self, dataset: DataFrame) -> TrainValidationSplitModel:
-        folds = splits.train_validation(
-            dataset, self.getOrDefault(self.trainRatio), self.getOrDefault(self.seed)
-        )
-        run, avg, _, best_model, tracker = self._search(
-            dataset, folds, getattr(self, "callbacks", [])
-        )
-        sub_models = self._sub_models(run, 1)[0] if self.getCollectSubModels() else None
-        model = self._copyValues(TrainValidationSplitModel(best_model, avg, sub_models))
-        model.results = run.results()
-        tracking.annotate(model, tracker)
-        return model
+        ratio = self.getOrDefault(self.trainRatio)
+        result = self._search(dataset, Split("train_ratio", 1, train_ratio=ratio))
+        avg = [t.value for t in result.trials]
+        subs = self._sub_models(result, 1)[0] if self.getCollectSubModels() else None
+        model = TrainValidationSplitModel(result.best_model, avg, subs)
+        return self._finish(self._copyValues(model), result)

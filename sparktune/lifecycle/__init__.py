@@ -1,1 +1,1 @@
-"""lifecycle"""
+"""One search lifecycle for every front end: evaluate, pick the best, refit, finish tracking."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sparktune.core.engine import Strategy
+from sparktune.core.callbacks import Strategy
 from sparktune.core.errors import ValidationError
 from sparktune.core.settings import STRATEGIES
 from sparktune.search.base import HyperoptSearch

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sparktune.core.trial import Candidate, Trial
-from sparktune.lifecycle.runner import CandidateList
+from sparktune.search.candidates import CandidateList
 from sparktune.search.space import SearchSpace
 
 

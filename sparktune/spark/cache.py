@@ -165,3 +165,13 @@ class FoldCache:
             self._entries.clear()
         for entry in entries:
             entry.unpersist()
+
+
+def default_cache_budget(spark: SparkSession) -> int:
+    """Half of the storage memory Spark reports across the driver and executors."""
+    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
+    values = status.values().iterator()
+    total = 0
+    while values.hasNext():
+        total += int(values.next()._1())
+    return max(total // 2, 64 * 2**20)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
-from sparktune.core.engine import Callback, Engine
+from sparktune.core.callbacks import Callback
+from sparktune.core.engine import Engine
 from sparktune.core.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
@@ -32,18 +33,17 @@ class ReleaseLeftovers(Callback):
     was cancelled.
     """
 
-    def __init__(self) -> None:
-        self._spark: SparkSession | None = None
+    def __init__(self, spark: SparkSession) -> None:
+        self._spark = spark
         self._before: set[int] = set()
 
     def on_search_start(self, engine: Engine) -> None:
         """Note what was persisted before the search."""
-        self._spark = engine.spark
-        self._before = persistent_rdds(engine.spark)
+        self._before = persistent_rdds(self._spark)
 
-    def on_search_end(self, trials: Sequence[Trial]) -> None:
+    def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
         """Unpersist what interrupted fits left behind (the engine has released its cache)."""
-        if self._spark is None or all(t.state is TrialState.COMPLETE for t in trials):
+        if all(t.state is TrialState.COMPLETE for t in trials):
             return
         held = self._spark.sparkContext._jsc.getPersistentRDDs()
         left = [rdd_id for rdd_id in held.keys() if int(rdd_id) not in self._before]

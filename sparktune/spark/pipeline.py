@@ -208,3 +208,29 @@ def options_of(param_maps: Sequence[ParamMap]) -> dict[Param, list[Any]]:
         for param, value in param_map.items():
             options.setdefault(param, []).append(value)
     return options
+
+
+def readable_names(estimator: Params, params: Sequence[Param]) -> dict[Param, str]:
+    """Name params as ``Class.param``, or ``uid.param`` where two stages share a class."""
+    options: dict[Param, list[Any]] = {p: [] for p in params}
+    owners: dict[str, Params] = {}
+    for stage in flatten(estimator, []):
+        owners.update(reachable(stage, options))
+    classes: dict[str, int] = {}
+    for obj in owners.values():
+        classes[type(obj).__name__] = classes.get(type(obj).__name__, 0) + 1
+    names = {}
+    for param in params:
+        owner = owners.get(param.parent)
+        cls = type(owner).__name__ if owner is not None else param.parent
+        prefix = cls if owner is not None and classes[cls] == 1 else param.parent
+        names[param] = f"{prefix}.{param.name}"
+    return names
+
+
+def describe_estimator(estimator: Params) -> str:
+    """``Pipeline[StringIndexer, ..., LinearRegression]`` or the estimator's class name."""
+    stages = getattr(estimator, "getStages", None)
+    if stages is None:
+        return type(estimator).__name__
+    return f"{type(estimator).__name__}[{', '.join(describe_estimator(s) for s in stages())}]"

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.settings import Split
 
 _RAND_COL = "__sparktune_rand"
 
@@ -100,3 +101,17 @@ def check_fold_column(dataset: DataFrame, fold_col: str, num_folds: int) -> None
             f"foldCol {fold_col!r} has no rows for fold(s) {empty}; every fold in "
             f"0..{num_folds - 1} needs validation rows (or lower numFolds)."
         )
+
+
+def make_folds(
+    data: DataFrame, split: Split, seed: int, validation_data: DataFrame | None = None
+) -> list[Fold]:
+    """The folds ``split`` describes: k-fold, one train/validation split, or given data."""
+    if split.kind == "validation_data":
+        if validation_data is None:
+            raise ValidationError("The split scores on validation_data, but none was given.")
+        return given(data, validation_data)
+    if split.kind == "train_ratio":
+        assert split.train_ratio is not None
+        return train_validation(data, split.train_ratio, seed)
+    return kfold(data, split.num_folds, seed, split.fold_col)

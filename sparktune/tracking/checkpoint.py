@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from sparktune.core.engine import Callback
+from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
+from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import FoldResult, Trial, TrialState
 from sparktune.search.space import SearchSpace
 
@@ -87,10 +88,12 @@ def prepare(
     path: str | os.PathLike[str] | None,
     resume: bool,
     space: SearchSpace,
-    search: Mapping[str, Any],
-    primary: str,
+    settings: SearchSettings,
 ) -> tuple[list[Trial], Checkpoint | None]:
     """The trials to resume and the callback that keeps the checkpoint, for one search.
+
+    The checkpoint is identified by ``settings.identity()``: a checkpoint of a search with
+    other settings is refused rather than resumed.
 
     Without ``path`` nothing is checkpointed (and ``resume`` is a mistake); without
     ``resume`` an existing checkpoint at ``path`` is replaced by this search's.
@@ -111,13 +114,9 @@ def prepare(
             f"checkpoint {str(path)!r} is a directory; give a file path such as "
             f"'{Path(path) / 'checkpoint.json'}'."
         )
-    restored = load(path, space, search, primary) if resume else []
+    search = _plain(settings.identity())
+    restored = load(path, space, search, settings.primary) if resume else []
     return restored, Checkpoint(path, search, restored)
-
-
-def describe(**settings: Any) -> dict[str, Any]:
-    """What identifies a search for :func:`load`: its settings as plain JSON values."""
-    return {name: _plain(value) for name, value in settings.items()}
 
 
 def record(trial: Trial) -> dict[str, Any]:

@@ -54,14 +54,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.param import Param, Params
+from pyspark.ml.param import Params
 from pyspark.sql import DataFrame, SparkSession
 
-from sparktune.core.engine import Callback, Engine, ErrorPolicy, describe_error
-from sparktune.core.errors import RefitError, ValidationError
+from sparktune.core.callbacks import Callback
+from sparktune.core.engine import Engine
+from sparktune.core.errors import ValidationError, describe_error
 from sparktune.core.results import results_frame
+from sparktune.core.settings import ErrorPolicy, SearchSettings
 from sparktune.core.trial import Trial, TrialState
-from sparktune.spark import pipeline
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -171,17 +172,6 @@ def resolve(
         f"tracking must be True, False, an MLflow tracking URI or a sparktune.tracking.Tracking, "
         f"got {tracking!r}."
     )
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What :meth:`MlflowTracker.finish` needs once the best model is refit."""
-
-    best_model: Any
-    best_trial: Trial
-    results: pd.DataFrame
-    stop_reason: str | None = None
-    elapsed: float | None = None
 
 
 class Redactor:
@@ -396,14 +386,16 @@ class MlflowTracker(Callback):
 
     def __init__(
         self,
-        options: Tracking | None = None,
+        options: Tracking,
+        settings: SearchSettings,
         *,
-        settings: Mapping[str, Any] | None = None,
+        spark: SparkSession,
         data: DataFrame | None = None,
         label: str | None = None,
     ) -> None:
-        self.options = options or Tracking()
-        self.settings = dict(settings or {})
+        self.options = options
+        self.settings = settings
+        self.spark = spark
         self.data = data
         self.label = label
         self.uri = self.options.uri
@@ -411,7 +403,8 @@ class MlflowTracker(Callback):
         self.experiment_id: str | None = None
         self.unlogged: list[str] = []
         self.unlogged_trials: list[int] = []
-        self._engine: Engine | None = None
+        self._trials: list[Trial] = []
+        self._parallelism = settings.parallelism
         self._client: MlflowClient | None = None
         self._writer: _Writer | None = None
         self._redactor = Redactor()
@@ -419,8 +412,7 @@ class MlflowTracker(Callback):
         self._tags: dict[str, str] = {}
         self._parent_of: str | None = None
         self._parent_logged = False
-        self._larger_is_better = False
-        self._outside_error: BaseException | None = None
+        self._larger_is_better = settings.larger_is_better
         self._restore_autolog: Callable[[], None] = _no_op
         self._closed = False
 
@@ -429,12 +421,10 @@ class MlflowTracker(Callback):
         """Describe the search, pause autologging and start creating the parent run."""
         if self._writer is not None:
             raise RuntimeError("An MlflowTracker tracks one search; create one per search.")
-        self._engine = engine
-        self._outside_error = sys.exc_info()[1]
-        self._larger_is_better = engine.objective.larger_is_better
-        conf = spark_conf(engine.spark)
+        self._parallelism = engine.parallelism
+        conf = spark_conf(self.spark)
         self._redactor = Redactor.for_session(conf)
-        self._params = self._search_params(engine, conf)
+        self._params = self._search_params(conf)
         self._tags = {
             "sparktune.search": engine.tag,
             "sparktune.version": _version("sparktune"),
@@ -454,41 +444,46 @@ class MlflowTracker(Callback):
             return
         self._writer.submit(_Job(f"trial {trial.number}", self._child_action(trial), trial.number))
 
-    def on_search_end(self, trials: Sequence[Trial]) -> None:
+    def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
         """Close the parent run now if the search is about to raise (nothing to refit).
 
         It raises when an error is on its way out, when no trial completed (none ran, say,
         before a timeout), or when a trial failed under the raise policy.
         """
-        error = sys.exc_info()[1]
-        if error is not None and error is not self._outside_error:
-            status = "FAILED" if isinstance(error, Exception) else "KILLED"
-            self.close(status)
+        self._trials = list(trials)
+        if error is not None:
+            self.close("FAILED" if isinstance(error, Exception) else "KILLED")
             return
         complete = [t for t in trials if t.state is TrialState.COMPLETE]
         failed = any(t.state is TrialState.FAILED for t in trials)
-        raising = self._engine is not None and self._engine.error_policy is ErrorPolicy.RAISE
-        if not complete or (failed and raising):
+        if not complete or (failed and self.settings.error_policy is ErrorPolicy.RAISE):
             self.close("FAILED")
 
     # -- end of the search --------------------------------------------------------------
-    def finish(self, result: Any, status: str = "FINISHED") -> None:
+    def finish(
+        self,
+        best_trial: Trial,
+        results: pd.DataFrame,
+        best_model: Any = None,
+        *,
+        stop_reason: str | None = None,
+        elapsed: float | None = None,
+        status: str = "FINISHED",
+    ) -> None:
         """Log the best trial, the results table, the plots and the refit model; close.
 
-        ``result`` is a ``TuneResult`` or :class:`Finished` (``best_model``, ``best_trial``,
-        ``results``); ``status`` ends the parent run (FAILED when the refit failed). Blocks
-        until everything is written or ``drain_timeout`` has passed.
+        ``status`` ends the parent run (FAILED when the refit failed). Blocks until
+        everything is written or ``drain_timeout`` has passed.
         """
         if self._writer is None or self._closed:
             return
-        best: Trial = result.best_trial
-        results: pd.DataFrame = result.results
-        self._writer.submit(_Job("the best trial", self._best_action(result)))
-        artifacts = self._artifacts(results, best)
+        self._writer.submit(
+            _Job("the best trial", self._best_action(best_trial, stop_reason, elapsed))
+        )
+        artifacts = self._artifacts(results, best_trial)
         self._writer.submit(_Job("the results table and plots", self._artifact_action(artifacts)))
-        model = getattr(result, "best_model", None)
-        if model is not None and self.options.log_model:
-            self._writer.submit(_Job("the best model", self._model_action(model)))
+        if best_model is not None and self.options.log_model:
+            self._writer.submit(_Job("the best model", self._model_action(best_model)))
         self.close(status)
 
     def close(self, status: str = "FAILED") -> None:
@@ -526,18 +521,10 @@ class MlflowTracker(Callback):
             )
 
     # -- what is logged -----------------------------------------------------------------
-    def _search_params(self, engine: Engine, conf: Mapping[str, str]) -> dict[str, str]:
-        params: dict[str, Any] = {
-            "parallelism": engine.parallelism,
-            "error_policy": engine.error_policy.value,
-            "folds": engine.objective.num_folds,
-            "metric": engine.objective.primary,
-            "larger_is_better": engine.objective.larger_is_better,
-        }
-        params.update(self.settings)
-        spark = engine.spark
-        params["spark.master"] = spark.sparkContext.master
-        params["spark.version"] = spark.version
+    def _search_params(self, conf: Mapping[str, str]) -> dict[str, str]:
+        params: dict[str, Any] = {**self.settings.described(), "parallelism": self._parallelism}
+        params["spark.master"] = self.spark.sparkContext.master
+        params["spark.version"] = self.spark.version
         params.update(self._redactor.conf(relevant_conf(conf)))
         if self.label is not None:
             params["data.label"] = self.label
@@ -643,19 +630,19 @@ class MlflowTracker(Callback):
 
         return action
 
-    def _best_action(self, result: Any) -> Callable[[], None]:
-        best: Trial = result.best_trial
+    def _best_action(
+        self, best: Trial, stop_reason: str | None, elapsed: float | None
+    ) -> Callable[[], None]:
         params, metrics, _ = trial_record(best, self._larger_is_better)
-        trials = list(self._engine.trials) if self._engine is not None else []
         counts = {
-            f"trials_{state.value}": float(sum(t.state is state for t in trials))
+            f"trials_{state.value}": float(sum(t.state is state for t in self._trials))
             for state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.CANCELLED)
         }
-        if getattr(result, "elapsed", None) is not None:
-            counts["elapsed_seconds"] = float(result.elapsed)
+        if elapsed is not None:
+            counts["elapsed_seconds"] = float(elapsed)
         tags = {"sparktune.best_trial": str(best.number)}
-        if getattr(result, "stop_reason", None):
-            tags["sparktune.stop_reason"] = str(result.stop_reason)
+        if stop_reason:
+            tags["sparktune.stop_reason"] = str(stop_reason)
         best_params = {f"best.{k}": self._redactor.text(v) for k, v in params.items()}
 
         def action() -> None:
@@ -784,134 +771,6 @@ def track(validator: V, tracking: bool | str | Tracking = True, experiment: str 
     return validator
 
 
-def search_tracker(
-    tracking: bool | str | Tracking | None,
-    experiment: str | None,
-    *,
-    estimator: Params,
-    space: Any,
-    data: DataFrame,
-    evaluator: Any,
-    train_ratio: float | None = None,
-    fold_col: str | None = None,
-    validation_data: DataFrame | None = None,
-    **settings: Any,
-) -> MlflowTracker | None:
-    """The tracker of one ``tune`` search, or None when ``tracking`` is off.
-
-    The split arguments are described as one ``split`` param (the engine adds the number of
-    folds); ``settings`` (strategy, max_trials, seed, ...) go on the parent run as they are.
-    """
-    options = resolve(tracking, experiment)
-    if options is None:
-        return None
-    if validation_data is not None:
-        split = "validation_data"
-    elif train_ratio is not None:
-        split = f"train_ratio={train_ratio}"
-    else:
-        split = f"foldCol={fold_col}" if fold_col else "kfold"
-    described = {
-        **settings,
-        "space": describe_space(space),
-        "split": split,
-        "estimator": describe_estimator(estimator),
-        "entry_point": "tune",
-    }
-    label = evaluator.getOrDefault("labelCol") if evaluator.hasParam("labelCol") else None
-    return MlflowTracker(options, settings=described, data=data, label=label)
-
-
-def describe_space(space: Any) -> str:
-    """A one-line rendering of a search space: ``{'lr.regParam': loguniform(-5, 0), ...}``."""
-    from hyperopt.pyll import Apply, Literal
-
-    def render(value: Any) -> str:
-        if isinstance(value, Literal):
-            return render(value.obj)
-        if isinstance(value, Apply):
-            args = value.pos_args
-            if value.name in ("float", "int") and len(args) == 1:
-                return render(args[0])
-            if value.name == "hyperopt_param":
-                return render(args[1])
-            if value.name == "switch":
-                return f"choice({', '.join(render(a) for a in args[1:])})"
-            if value.name == "dict":
-                return "{" + ", ".join(f"{k!r}: {render(v)}" for k, v in value.named_args) + "}"
-            if value.name == "pos_args":
-                return "[" + ", ".join(render(a) for a in args) + "]"
-            return f"{value.name}({', '.join(render(a) for a in args)})"
-        if isinstance(value, Mapping):
-            return "{" + ", ".join(f"{render_key(k)}: {render(v)}" for k, v in value.items()) + "}"
-        if isinstance(value, list | tuple):
-            return "[" + ", ".join(render(v) for v in value) + "]"
-        return repr(_plain(value))
-
-    def render_key(key: Any) -> str:
-        if isinstance(key, Param):
-            return repr(f"{key.parent}.{key.name}")
-        return repr(key)
-
-    return render(space)
-
-
-def validator_fit(self: Any, dataset: DataFrame, params: Any = None) -> Any:
-    """``Estimator.fit`` for the drop-in validators.
-
-    A tracked fit pauses ``mlflow.pyspark.ml`` autologging around the whole fit: its run
-    for the validator (and a child run per param map) would duplicate sparktune's.
-    """
-    from pyspark.ml import Estimator
-
-    tracked = getattr(self, "tracking", None) is not None
-    with autolog_paused() if tracked else contextlib.nullcontext():
-        return Estimator.fit(self, dataset, params)
-
-
-def refit_best(
-    fit: Callable[[], V],
-    best: Trial,
-    results: pd.DataFrame,
-    tracker: MlflowTracker | None,
-    *,
-    wrap: bool = True,
-) -> V:
-    """Run the final refit ``fit``; if it raises, keep the search and raise RefitError.
-
-    The results table and the best trial are still logged (the parent run ends FAILED),
-    and the error carries the table and the best params, so no finished trial is lost with
-    the refit. ``wrap=False`` re-raises the refit's own error instead, as pyspark would
-    (the drop-ins' ``errorPolicy="raise"``). An interrupt ends the parent run KILLED.
-    """
-    try:
-        return fit()
-    except Exception as exc:
-        run_id = None
-        if tracker is not None:
-            try:
-                tracker.finish(Finished(None, best, results), status="FAILED")
-                run_id = tracker.run_id
-            except Exception as logging_error:  # the search must still reach the caller
-                logger.warning("MLflow: could not log the search: %s", logging_error)
-        if not wrap:
-            raise
-        kept = f" and in MLflow run {run_id}" if run_id else ""
-        raise RefitError(
-            f"The search ended ({len(results)} trials), but refitting its best params "
-            f"{dict(best.params)} on the whole data failed: {describe_error(exc)}. "
-            f"The trials are kept on this error's .results and .best_params{kept}; fix the "
-            "cause and fit those params, or search again without the refit.",
-            results,
-            dict(best.params),
-            run_id,
-        ) from exc
-    except BaseException:
-        if tracker is not None:
-            tracker.close("KILLED")
-        raise
-
-
 @contextlib.contextmanager
 def autolog_paused() -> Iterator[None]:
     """Keep ``mlflow.pyspark.ml`` autologging off inside the block (if it is on at all)."""
@@ -920,50 +779,6 @@ def autolog_paused() -> Iterator[None]:
         yield
     finally:
         restore()
-
-
-def validator_tracker(validator: Params, dataset: DataFrame) -> MlflowTracker | None:
-    """The tracker for one ``fit`` of a drop-in validator, or None when it is not tracked."""
-    options = getattr(validator, "tracking", None)
-    if options is None:
-        return None
-    from sparktune.lifecycle.runner import readable_names
-
-    estimator = validator.getOrDefault("estimator")
-    maps = validator.getOrDefault("estimatorParamMaps") or []
-    options_by_param = pipeline.options_of(maps)
-    names = readable_names(estimator, list(options_by_param))
-    space = describe_space({names[p]: values for p, values in options_by_param.items()})
-    settings: dict[str, Any] = {
-        "strategy": "grid",
-        "space": space,
-        "max_trials": len(maps),
-        "seed": validator.getOrDefault("seed"),
-        "estimator": describe_estimator(estimator),
-        "entry_point": type(validator).__name__,
-    }
-    if validator.hasParam("numFolds"):
-        fold_col = validator.getOrDefault("foldCol")
-        settings["split"] = f"foldCol={fold_col}" if fold_col else "kfold"
-    else:
-        settings["split"] = f"train_ratio={validator.getOrDefault('trainRatio')}"
-    evaluator = validator.getOrDefault("evaluator")
-    label = evaluator.getOrDefault("labelCol") if evaluator.hasParam("labelCol") else None
-    return MlflowTracker(options, settings=settings, data=dataset, label=label)
-
-
-def annotate(model: Any, tracker: MlflowTracker | None) -> None:
-    """Give a drop-in's fitted model the MLflow ``run_id`` and ``unlogged_trials`` of its fit."""
-    model.run_id = tracker.run_id if tracker is not None else None
-    model.unlogged_trials = list(tracker.unlogged_trials) if tracker is not None else []
-
-
-def describe_estimator(estimator: Params) -> str:
-    """``Pipeline[StringIndexer, ..., LinearRegression]`` or the estimator's class name."""
-    stages = getattr(estimator, "getStages", None)
-    if stages is None:
-        return type(estimator).__name__
-    return f"{type(estimator).__name__}[{', '.join(describe_estimator(s) for s in stages())}]"
 
 
 def pip_requirements(model: Any) -> list[str]:
@@ -986,10 +801,6 @@ def _prediction_column(model: Any) -> str:
     if isinstance(last, Params) and last.hasParam("predictionCol"):
         return str(last.getOrDefault("predictionCol"))
     return "prediction"
-
-
-def _plain(value: Any) -> Any:
-    return f"{type(value).__name__}({value.uid})" if isinstance(value, Params) else value
 
 
 def _is_nan(value: Any) -> bool:

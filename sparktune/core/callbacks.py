@@ -1,0 +1,53 @@
+"""The engine's hooks and the two roles it talks to: what to try, and how to evaluate it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from sparktune.core.trial import Candidate, FoldResult, Trial
+
+if TYPE_CHECKING:
+    from sparktune.core.engine import Engine
+
+
+class Objective(Protocol):
+    """What the engine evaluates: a candidate on one fold."""
+
+    primary: str
+    larger_is_better: bool
+
+    @property
+    def num_folds(self) -> int: ...  # noqa: D102
+
+    def evaluate(self, candidate: Candidate, fold_index: int) -> FoldResult: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+
+class Strategy(Protocol):
+    """Chooses what to evaluate next (``ask``); told every finished trial (``tell``)."""
+
+    def ask(self) -> Candidate | None: ...  # noqa: D102
+
+    def tell(self, trial: Trial) -> None: ...  # noqa: D102
+
+
+class Callback:
+    """Hooks called from the driver loop; an exception in one is logged, never raised."""
+
+    def on_search_start(self, engine: Engine) -> None:
+        """Called once before the first trial starts."""
+
+    def on_trial_start(self, number: int, candidate: Candidate) -> None:
+        """Called when a trial's fold tasks are submitted."""
+
+    def on_trial_end(self, trial: Trial) -> None:
+        """Called with every finished, failed or cancelled trial."""
+
+    def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
+        """Called once after the last trial, however the search ended.
+
+        ``error`` is what is about to leave the engine (a failure under the raise policy, an
+        interrupt), or None when the search ended on its own.
+        """

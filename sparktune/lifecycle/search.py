@@ -1,0 +1,194 @@
+"""One search, start to end, for every front end: check, evaluate, pick the best, refit, log.
+
+``tune()``, the drop-in validators and job specs each describe their search once, as a
+:class:`~sparktune.core.settings.SearchSettings` and a :class:`SearchProblem` (the Spark
+objects), and call :func:`run_search`. The tracker's params, the results table and the
+refit all come from there, so no entry point repeats any of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml.evaluation import Evaluator
+from pyspark.ml.param import Param, Params
+from pyspark.sql import DataFrame
+
+from sparktune.core.callbacks import Callback, Strategy
+from sparktune.core.engine import Engine, Outcome
+from sparktune.core.errors import SearchFailedError
+from sparktune.core.progress import ProgressBar
+from sparktune.core.results import results_frame
+from sparktune.core.settings import ErrorPolicy, SearchSettings
+from sparktune.core.trial import Trial, TrialState
+from sparktune.lifecycle.refit import refit_best
+from sparktune.lifecycle.result import TuneResult
+from sparktune.spark import pipeline, slots, splits
+from sparktune.spark.cache import FoldCache, default_cache_budget
+from sparktune.spark.checks import (
+    check_columns,
+    check_evaluator,
+    check_folds,
+    check_labels,
+    check_not_empty,
+)
+from sparktune.spark.cleanup import ReleaseLeftovers
+from sparktune.spark.objective import PipelineObjective, name_evaluators
+from sparktune.spark.port import ClassicPort
+from sparktune.spark.session import interpreted_session
+from sparktune.tracking.tracker import MlflowTracker, Tracking
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchProblem:
+    """The Spark side of a search: data, estimator, what the space may set, evaluators.
+
+    ``options`` names every Param the search may set, with the values it may take where
+    they are known (needed for Params-valued params): it decides where the pipeline splits.
+    """
+
+    data: DataFrame
+    estimator: Params
+    options: Mapping[Param, Sequence[Any]]
+    evaluators: Sequence[Evaluator]
+    validation_data: DataFrame | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The label column the primary evaluator reads, if it has one."""
+        evaluator = self.evaluators[0]
+        return evaluator.getOrDefault("labelCol") if evaluator.hasParam("labelCol") else None
+
+
+def metrics_of(evaluators: Sequence[Evaluator]) -> tuple[tuple[str, ...], bool]:
+    """Check ``evaluators``; return their metric names (primary first) and its direction."""
+    for evaluator in evaluators:
+        check_evaluator(evaluator)
+    return tuple(name_evaluators(evaluators)), bool(evaluators[0].isLargerBetter())
+
+
+def run_search(
+    settings: SearchSettings,
+    problem: SearchProblem,
+    strategy: Strategy,
+    *,
+    refit: Callable[[Trial], Any] | None,
+    tracking: Tracking | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+    cache_budget: int | None = None,
+    resumed: Sequence[Trial] = (),
+) -> TuneResult:
+    """Evaluate what ``strategy`` asks for, then refit the best trial with ``refit``.
+
+    Raises SearchFailedError when no trial completed; a failed refit raises RefitError with
+    the results (or, under the raise policy, the refit's own error). ``resumed`` are trials
+    finished earlier (a checkpoint), kept without running again.
+    """
+    tracker = None
+    if tracking is not None:
+        spark = problem.data.sparkSession
+        tracker = MlflowTracker(
+            tracking, settings, spark=spark, data=problem.data, label=problem.label
+        )
+    hooks = list(callbacks)
+    if progress:
+        desc = f"sparktune {settings.strategy}"
+        hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
+    hooks += [tracker] if tracker is not None else []
+    outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    best = best_trial(outcome, settings.larger_is_better)
+    results = results_frame(outcome.trials, settings.metrics, settings.larger_is_better)
+    results.attrs["parallelism"] = outcome.parallelism
+    model = None
+    if refit is not None:
+        wrap = settings.error_policy is not ErrorPolicy.RAISE
+        model = refit_best(lambda: refit(best), best, results, tracker, wrap=wrap)
+    logger.info(
+        "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",
+        outcome.stop_reason,
+        len(outcome.trials),
+        outcome.elapsed,
+        settings.primary,
+        best.value,
+        dict(best.params),
+    )
+    result = TuneResult(
+        best_params=dict(best.params),
+        best_metric=best.value,
+        best_model=model,
+        best_trial=best,
+        results=results,
+        trials=outcome.trials,
+        metric=settings.primary,
+        larger_is_better=settings.larger_is_better,
+        stop_reason=outcome.stop_reason,
+        elapsed=outcome.elapsed,
+    )
+    if tracker is not None:
+        tracker.finish(
+            best, results, model, stop_reason=outcome.stop_reason, elapsed=outcome.elapsed
+        )
+        result.run_id, result.unlogged_trials = tracker.run_id, list(tracker.unlogged_trials)
+    return result
+
+
+def evaluate(
+    settings: SearchSettings,
+    problem: SearchProblem,
+    strategy: Strategy,
+    callbacks: Sequence[Callback],
+    cache_budget: int | None,
+    resumed: Sequence[Trial],
+) -> Outcome:
+    """Check the data against the pipeline and folds, then run the engine on cached folds."""
+    named = name_evaluators(problem.evaluators)
+    data = problem.data
+    folds = splits.make_folds(data, settings.split, settings.seed, problem.validation_data)
+    plan = pipeline.plan(problem.estimator, problem.options)
+    stages = pipeline.flatten(problem.estimator, [])
+    check_columns(data, stages, named)
+    check_not_empty(data)
+    check_labels(data, [*stages, *named.values()])
+    check_folds(folds)
+    spark = data.sparkSession
+    concurrency = slots.plan_concurrency(spark, plan.stages, problem.options, settings.parallelism)
+    objective = PipelineObjective(
+        plan,
+        folds,
+        named,
+        FoldCache(cache_budget if cache_budget is not None else default_cache_budget(spark)),
+        train_metrics=settings.train_metrics,
+        keep_models=settings.keep_models,
+        columns=pipeline.referenced_columns([*plan.suffix, *named.values()], problem.options),
+        session=interpreted_session(spark),
+    )
+    logger.info(
+        "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",
+        len(plan.prefix),
+        len(plan.suffix),
+    )
+    hooks = [*callbacks, ReleaseLeftovers(spark)]
+    engine = Engine(
+        objective, ClassicPort(spark), concurrency.parallelism, settings.error_policy, hooks
+    )
+    return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
+
+
+def best_trial(outcome: Outcome, larger_is_better: bool) -> Trial:
+    """The complete trial with the best mean primary metric, or SearchFailedError."""
+    complete = [t for t in outcome.trials if t.state is TrialState.COMPLETE and t.value == t.value]
+    if not complete:
+        states = dict(Counter(t.state.value for t in outcome.trials))
+        raise SearchFailedError(
+            f"No trial completed with a metric (stop reason: {outcome.stop_reason}; "
+            f"trials by state: {states}). Raise the timeout or max_trials, or see the errors."
+        )
+    pick = max if larger_is_better else min
+    return pick(complete, key=lambda t: t.value)
