@@ -3,6 +3,7 @@
     sparktune run SPEC [--set key.path=value ...] [--master M] [--resume]
     sparktune submit SPEC [--set ...] [--resume] -- [spark-submit options]
     sparktune validate SPEC [--set ...]
+    sparktune schema
     sparktune results RUN_ID [--tracking-uri URI]
 
 A mistake in the spec (or any input sparktune checks) is printed as one line per problem,
@@ -12,6 +13,7 @@ without a traceback, and the command exits with status 2; a failed job exits wit
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -61,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
             help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
         )
     spec_command("validate", "check a job spec without running it")
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of a job spec (for editors to complete and check specs)",
+    )
     results = commands.add_parser(
         "results", help="print a finished search's results table from MLflow"
     )
@@ -85,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if options.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if options.command == "schema":
+        print(json.dumps(config.json_schema(), indent=2))
+        return 0
     try:
         if options.command == "validate":
             return _validate(options)

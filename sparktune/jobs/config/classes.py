@@ -6,14 +6,17 @@ can be checked before a JVM exists (constructing a Java-backed stage would need 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from pyspark.ml.base import Estimator, Transformer
 from pyspark.ml.param import Param
 
+from sparktune.jobs.config.errors import describe
 from sparktune.jobs.config.suggest import did_you_mean
 
 #: Where a bare class name (``LinearRegression``) is looked up, in this order.
@@ -42,10 +45,12 @@ CONVERTER_TEXT = {
 }
 
 
+@functools.cache
 def resolve_class(path: str) -> type:
     """Import a stage class from ``module.Class``, or find a bare ``Class`` in STAGE_MODULES.
 
     Raises ValueError (with the reason) when it cannot be found or is not a pipeline stage.
+    Cached: a spec's classes are looked up by its checks and again by the runner.
     """
     if "." in path:
         module_name, _, name = path.rpartition(".")
@@ -107,3 +112,24 @@ def check_value(param: Param, value: Any) -> str | None:
         name = getattr(converter, "__name__", "")
         return CONVERTER_TEXT.get(name, f"a value TypeConverters.{name} accepts")
     return None
+
+
+def param_problems(cls: type, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(param name, message) for each of ``params`` that ``cls`` does not take as given.
+
+    Names are checked against the class's Params (and ``__init__`` names, which some classes
+    take as aliases), values against each Param's type converter.
+    """
+    known = class_params(cls)
+    aliases = constructor_names(cls) - set(known)
+    problems = []
+    for key, value in params.items():
+        if key in known:
+            expected = check_value(known[key], value)
+            if expected is not None:
+                problems.append((key, f"expected {expected}, got {describe(value)}"))
+        elif key not in aliases:
+            names = sorted(known) + sorted(aliases)
+            hint = did_you_mean(str(key), names) or f"; its params: {', '.join(names)}"
+            problems.append((key, f"unknown param of {cls.__name__}{hint}"))
+    return problems

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from sparktune.jobs.config.spec import Problem
+from sparktune.jobs.config.errors import Problem
 
 #: Mappings whose keys may contain dots (``--set`` treats the rest of the path as one key).
 FREE_FORM = ("search.space", "spark.conf", "data.options")
