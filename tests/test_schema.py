@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -41,14 +42,12 @@ def test_schema_carries_the_field_docs(capsys):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_examples_point_at_the_schema_and_validate_against_it(path):
-    jsonschema = pytest.importorskip("jsonschema")
     text = path.read_text()
     assert text.startswith("# yaml-language-server: $schema=../../docs/jobspec.schema.json\n")
     jsonschema.validate(yaml.safe_load(text), json.loads(COMMITTED.read_text()))
 
 
 def test_schema_refuses_what_validate_refuses():
-    jsonschema = pytest.importorskip("jsonschema")
     raw = yaml.safe_load(EXAMPLES[0].read_text())
     raw["search"]["max_trial"] = 3
     with pytest.raises(jsonschema.ValidationError, match="max_trial"):

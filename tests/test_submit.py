@@ -62,7 +62,7 @@ def test_submit_resume_without_a_checkpoint_fails_before_spark_submit(capsys):
 def test_package_zip_holds_the_code_and_the_bundled_data(tmp_path):
     names = zipfile.ZipFile(package_zip(tmp_path)).namelist()
     assert "sparktune/jobs/cli.py" in names and "sparktune/jobs/config/validate.py" in names
-    assert "sparktune/data/diamonds.csv.gz" in names
+    assert "sparktune/jobs/data/diamonds.csv.gz" in names
     assert not [n for n in names if "__pycache__" in n]
 
 

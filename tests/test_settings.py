@@ -1,0 +1,81 @@
+"""SearchSettings, without Spark: the split described once, limits checked once, and what
+the tracker and the checkpoint derive from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparktune import ValidationError
+from sparktune.core.settings import DEFAULT_FOLDS, ErrorPolicy, SearchSettings, Split
+from sparktune.core.stopping import EarlyStopping, MaxTrials, Timeout
+
+
+def settings(**changes) -> SearchSettings:
+    base = dict(entry_point="tune", strategy="tpe", metrics=("rmse", "mae"), larger_is_better=False)
+    return SearchSettings(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "split", "described"),
+    [
+        ({}, Split("kfold", DEFAULT_FOLDS), "kfold"),
+        ({"num_folds": 5, "fold_col": "f"}, Split("kfold", 5, fold_col="f"), "foldCol=f"),
+        ({"train_ratio": 0.8}, Split("train_ratio", 1, train_ratio=0.8), "train_ratio=0.8"),
+        ({"validation_data": True}, Split("validation_data", 1), "validation_data"),
+    ],
+)
+def test_split_of_tune_arguments(arguments, split, described):
+    assert Split.of(**arguments) == split
+    assert split.describe() == described
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"num_folds": 3, "train_ratio": 0.5}, "Give one of num_folds, train_ratio"),
+        ({"train_ratio": 0.5, "fold_col": "f"}, "cannot be used with train_ratio"),
+    ],
+)
+def test_split_refuses_two_ways_to_split(arguments, message):
+    with pytest.raises(ValidationError, match=message):
+        Split.of(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"strategy": "bayes"}, "strategy must be one of"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"parallelism": 0}, "parallelism must be a positive integer"),
+        ({"max_trials": -1}, "max_trials must be a positive integer"),
+        ({"timeout": 0}, "timeout must be positive seconds"),
+        ({"early_stopping": 0}, "early_stopping must be >= 1"),
+        ({"error_policy": "ignore"}, "error_policy must be one of"),
+    ],
+)
+def test_settings_refuse_bad_limits(changes, message):
+    with pytest.raises(ValidationError, match=message):
+        settings(**changes)
+
+
+def test_stoppers_follow_the_limits_and_are_fresh_each_time():
+    configured = settings(max_trials=8, timeout=60, early_stopping=4)
+    first = configured.stoppers()
+    assert [type(s) for s in first] == [MaxTrials, Timeout, EarlyStopping]
+    first[2].update(completed=True, improved=False)
+    assert configured.stoppers()[2].since_best == 0
+    assert settings().stoppers() == []
+
+
+def test_tracker_params_and_checkpoint_identity_come_from_one_description():
+    configured = settings(
+        split=Split("kfold", 4, fold_col="fold"), seed=7, error_policy="raise", params=("b", "a")
+    )
+    assert configured.error_policy is ErrorPolicy.RAISE
+    described = configured.described()
+    assert described["split"] == "foldCol=fold" and described["folds"] == 4
+    assert (described["metric"], described["error_policy"]) == ("rmse", "raise")
+    identity = configured.identity()
+    assert identity["split"] == ["kfold", 4, None, "fold"]
+    assert identity["params"] == ["a", "b"] and identity["metrics"] == ["rmse", "mae"]
+    assert settings(seed=8).identity() != settings(seed=7).identity()
