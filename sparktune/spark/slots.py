@@ -105,12 +105,10 @@ def check_classic(spark: object) -> None:
 
 @dataclass(frozen=True)
 class Concurrency:
-    """How many fits a search runs at once, and why: slots offered and needed per fit."""
+    """How many fits a search runs at once; with barrier fits, the slots that bound them."""
 
-    requested: int
     parallelism: int
     slots: int | None = None
-    per_fit: int = 1
     stages: tuple[Params, ...] = ()
 
     def guard(self, strategy: Any) -> Any:
@@ -170,9 +168,8 @@ def plan_concurrency(
     ``floor(slots / slots per fit)`` at most (and at least 1), warning when that is lower
     than asked. Searches without a barrier stage keep ``parallelism`` untouched.
     """
-    invalid = not isinstance(parallelism, int) or parallelism < 1  # the engine reports it
-    if invalid or not xgb.xgboost_stages(stages, options):
-        return Concurrency(parallelism, parallelism)
+    if not xgb.xgboost_stages(stages, options):
+        return Concurrency(parallelism)
     check_classic(spark)
     sc = spark.sparkContext
     check_barrier_conf(dict(sc.getConf().getAll()), bool(sc._jsc.sc().isLocal()))
@@ -195,4 +192,4 @@ def plan_concurrency(
         logger.info(
             "parallelism %d: each XGBoost fit needs %d of %d task slots", effective, need, slots
         )
-    return Concurrency(parallelism, effective, slots, need, tuple(stages))
+    return Concurrency(effective, slots, tuple(stages))
