@@ -36,6 +36,7 @@ before any Spark job.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -118,11 +119,11 @@ class SearchSpace:
     def candidate(self, assignment: Mapping[str, Any]) -> Candidate:
         """The candidate of a hyperopt assignment (label -> value; option index for choices).
 
-        The assignment is kept in ``extra["assignment"]``: plain numbers, so a checkpoint can
-        store it and :meth:`candidate` rebuild the same candidate later.
+        The assignment is kept as the candidate's ``assignment``: plain numbers, so a
+        checkpoint can store it and :meth:`candidate` rebuild the same candidate later.
         """
         found = self._candidate(space_eval(self.expr, dict(assignment)))
-        return Candidate(found.params, found.param_map, {"assignment": dict(assignment)})
+        return replace(found, assignment=dict(assignment))
 
     def key(self, candidate: Candidate) -> tuple[Any, ...]:
         """A hashable identity of a candidate's param values (two equal keys: same fit)."""
