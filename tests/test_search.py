@@ -12,11 +12,13 @@ import pytest
 from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, hp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
 from pyspark.ml import Pipeline
+from pyspark.ml.param.shared import HasMaxIter
 from pyspark.ml.regression import LinearRegression
 
 from sparktune import ValidationError
 from sparktune.core.trial import FoldResult, Trial, TrialState
 from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
+from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
 from sparktune.search.tpe import N_STARTUP_JOBS
 
@@ -226,3 +228,22 @@ def test_unknown_strategy_names_the_choices(space):
     with pytest.raises(ValidationError, match=r"\['grid', 'random', 'tpe'\]"):
         make_strategy("bayes", space)
 
+
+class Stage(HasMaxIter):
+    """A Params object built without Spark."""
+
+
+def test_describe_space_renders_one_line_without_spark():
+    stage = Stage()
+    space = {
+        "lr.regParam": hp.loguniform("reg", -5, 0),
+        stage.maxIter: hp.quniform("iters", 1, 50, 1),
+        "lr.elasticNetParam": [0.0, 1],
+        "estimator": hp.choice("model", [{"estimator": stage}]),
+    }
+    assert describe_space(space) == (
+        "{'lr.regParam': loguniform(-5, 0), "
+        f"'{stage.uid}.maxIter': quniform(1, 50, 1), "
+        "'lr.elasticNetParam': [0.0, 1], "
+        f"'estimator': choice({{'estimator': 'Stage({stage.uid})'}})}}"
+    )
