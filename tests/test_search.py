@@ -49,6 +49,10 @@ def loss(params):
     )
 
 
+def reg(params):
+    return params["LinearRegression.regParam"]
+
+
 def finished(number, candidate, value=None, error=None):
     if error is not None:
         return Trial(number, candidate, TrialState.FAILED, (), "rmse", error=error)
@@ -77,22 +81,16 @@ def test_same_seed_same_trials(space, strategy):
 
 
 def test_tpe_startup_asks_are_the_random_search_draws_of_its_seed(space):
-    def reg(params):
-        return params["LinearRegression.regParam"]
-
     tpe = run_serially(TPESearch(space, seed=2), N_STARTUP_JOBS + 1, loss=reg)
     mirrored = run_serially(TPESearch(space, seed=2), N_STARTUP_JOBS + 1, loss=lambda p: -reg(p))
     random = run_serially(RandomSearch(space, seed=2), N_STARTUP_JOBS + 1, loss=reg)
     assert N_STARTUP_JOBS == 10
     assert tpe[:N_STARTUP_JOBS] == mirrored[:N_STARTUP_JOBS] == random[:N_STARTUP_JOBS]
-    assert tpe[N_STARTUP_JOBS] != mirrored[N_STARTUP_JOBS] != random[N_STARTUP_JOBS]
+    assert tpe[N_STARTUP_JOBS] != mirrored[N_STARTUP_JOBS]  # from here on, results count
 
 
 def test_tpe_proposals_follow_the_told_results(space):
     """Told results favouring small regParam, TPE asks there; mirrored, it asks at the top."""
-
-    def reg(params):
-        return params["LinearRegression.regParam"]
 
     def guided(search, told):
         return [reg(p) for p in run_serially(search, 30, loss=told)[N_STARTUP_JOBS:]]
