@@ -102,7 +102,7 @@ def test_cached_folds_keep_only_the_columns_the_suffix_and_evaluators_read(
     folds = splits.kfold(diamonds, 2, seed=3)
     objective = PipelineObjective(plan, folds, {"rmse": evaluator}, FoldCache(), columns=columns)
     result = objective.evaluate(Candidate({"regParam": 0.1}, {lr.regParam: 0.1}), 0)
-    (entry,) = objective.cache._entries.values()
+    (entry,) = objective.cache.entries()
     assert sorted(entry.train.columns) == ["carat", "features", "price"]
     assert sorted(entry.validation.columns) == ["carat", "features", "price"]
     assert result.metrics["rmse"] > 0
@@ -133,7 +133,7 @@ def test_candidates_fit_on_an_interpreted_clone_without_compiling_code(
         result = objective.evaluate(Candidate({"regParam": reg}, {lr.regParam: reg}), 0)
         assert result.metrics["rmse"] > 0
     assert compiled.METRIC_COMPILATION_TIME().getCount() == before
-    (entry,) = objective.cache._entries.values()
+    (entry,) = objective.cache.entries()
     assert entry.train.sparkSession is clone
     assert spark.conf.get(INTERPRETED[0]) != INTERPRETED[1]
     objective.close()

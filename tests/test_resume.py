@@ -121,7 +121,7 @@ def test_tpe_resume_learns_from_restored_trials(spark, data, tmp_path):
     assert losses == pytest.approx([t.value for t in first.trials])
     asked = strategy.ask()
     assert asked.params not in [t.params for t in restored]
-    assert asked.extra["tid"] == len(restored)
+    assert asked.tid == len(restored)
 
     started = Started()
     resumed = search(

@@ -2,6 +2,8 @@
 
 These tests tell the strategies finished trials computed from a plain function of the
 params, so what the strategy does with each result is visible without fitting anything.
+They check sparktune's side of the wiring (what is asked, what is told, what is kept),
+not how well hyperopt's algorithms optimize.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import pytest
 from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, hp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
 from pyspark.ml import Pipeline
+from pyspark.ml.param.shared import HasMaxIter
 from pyspark.ml.regression import LinearRegression
 
 from sparktune import ValidationError
 from sparktune.core.trial import FoldResult, Trial, TrialState
 from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
+from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
 from sparktune.search.tpe import N_STARTUP_JOBS
 
@@ -45,6 +49,10 @@ def loss(params):
     )
 
 
+def reg(params):
+    return params["LinearRegression.regParam"]
+
+
 def finished(number, candidate, value=None, error=None):
     if error is not None:
         return Trial(number, candidate, TrialState.FAILED, (), "rmse", error=error)
@@ -53,7 +61,8 @@ def finished(number, candidate, value=None, error=None):
     )
 
 
-def run_serially(strategy, trials):
+def run_serially(strategy, trials, loss=loss):
+    """Ask and tell ``trials`` times (fewer if the strategy runs out); the asked params."""
     asked = []
     for number in range(trials):
         candidate = strategy.ask()
@@ -64,30 +73,38 @@ def run_serially(strategy, trials):
     return asked
 
 
-def test_same_seed_same_trials_and_tpe_uses_the_history(space):
-    first = run_serially(TPESearch(space, seed=5, n_startup_jobs=3), 15)
-    again = run_serially(TPESearch(space, seed=5, n_startup_jobs=3), 15)
-    other = run_serially(TPESearch(space, seed=6, n_startup_jobs=3), 15)
-    assert first == again
-    assert first != other
-    random_only = run_serially(RandomSearch(space, seed=5), 15)
-    best_tpe = min(loss(p) for p in first[5:])
-    best_random = min(loss(p) for p in random_only[5:])
-    assert best_tpe < best_random
+@pytest.mark.parametrize("strategy", [TPESearch, RandomSearch])
+def test_same_seed_same_trials(space, strategy):
+    first = run_serially(strategy(space, seed=5), 15)
+    assert run_serially(strategy(space, seed=5), 15) == first
+    assert run_serially(strategy(space, seed=6), 15) != first
 
 
-def test_tpe_takes_over_after_its_startup_trials_by_default(space):
-    search = TPESearch(space, seed=2)
-    assert search.algo.keywords["n_startup_jobs"] == N_STARTUP_JOBS == 10
-    asked = run_serially(search, 24)
-    startup, guided = asked[:N_STARTUP_JOBS], asked[N_STARTUP_JOBS:]
-    assert (
-        sorted(loss(p) for p in guided)[len(guided) // 2]
-        < sorted(map(loss, startup))[len(startup) // 2]
-    )
+def test_tpe_startup_asks_are_the_random_search_draws_of_its_seed(space):
+    tpe = run_serially(TPESearch(space, seed=2), N_STARTUP_JOBS + 1, loss=reg)
+    mirrored = run_serially(TPESearch(space, seed=2), N_STARTUP_JOBS + 1, loss=lambda p: -reg(p))
+    random = run_serially(RandomSearch(space, seed=2), N_STARTUP_JOBS + 1, loss=reg)
+    assert N_STARTUP_JOBS == 10
+    assert tpe[:N_STARTUP_JOBS] == mirrored[:N_STARTUP_JOBS] == random[:N_STARTUP_JOBS]
+    assert tpe[N_STARTUP_JOBS] != mirrored[N_STARTUP_JOBS]  # from here on, results count
 
 
-def test_in_flight_and_failed_trials_are_known_to_tpe(space):
+def test_tpe_proposals_follow_the_told_results(space):
+    """Told results favouring small regParam, TPE asks there; mirrored, it asks at the top."""
+
+    def guided(search, told):
+        return [reg(p) for p in run_serially(search, 30, loss=told)[N_STARTUP_JOBS:]]
+
+    low = guided(TPESearch(space, seed=2), reg)
+    high = guided(TPESearch(space, seed=2), lambda p: -reg(p))
+    # regParam is uniform on [0, 4]: a quarter of random draws fall in [0, 1) or (3, 4].
+    assert sum(r < 1.0 for r in low) > len(low) / 2
+    assert sum(r > 3.0 for r in high) > len(high) / 2
+    # A larger-is-better metric is told as a loss of the opposite sign.
+    assert guided(TPESearch(space, seed=2, larger_is_better=True), reg) == high
+
+
+def test_in_flight_and_failed_trials_are_kept_in_the_history(space):
     search = TPESearch(space, seed=1, n_startup_jobs=2)
     a, b = search.ask(), search.ask()
     docs = search.hyperopt_trials.trials
@@ -114,18 +131,44 @@ def test_loss_sign_follows_the_evaluator_direction(space):
     assert search.hyperopt_trials.trials[0]["result"]["loss"] == -0.8
 
 
-@pytest.mark.parametrize("strategy", [TPESearch, RandomSearch])
-def test_distinct_params_until_a_small_space_is_exhausted(lr, strategy):
-    space = resolve(
+@pytest.fixture
+def small_space(lr):
+    return resolve(
         lr,
         {
             "LinearRegression.maxIter": hp.quniform("iters", 1, 3, 1),
             "LinearRegression.regParam": [0.0, 1.0],
         },
     )
-    asked = run_serially(strategy(space, seed=0), 20)
+
+
+@pytest.mark.parametrize("strategy", [TPESearch, RandomSearch])
+def test_distinct_params_until_a_small_space_is_exhausted(small_space, strategy):
+    asked = run_serially(strategy(small_space, seed=0), 20)
     keys = {tuple(sorted(p.items())) for p in asked}
     assert len(asked) == len(keys) == 6
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda space: TPESearch(space, n_startup_jobs=1), RandomSearch],
+    ids=["tpe", "random"],
+)
+def test_in_flight_candidates_are_not_asked_again(small_space, make):
+    search = make(small_space)
+    in_flight = [search.ask() for _ in range(6)]
+    assert len({tuple(sorted(c.params.items())) for c in in_flight}) == 6
+    assert search.ask() is None
+    assert [c.tid for c in in_flight] == list(range(6))
+    assert all(small_space.candidate(c.assignment).params == c.params for c in in_flight)
+
+
+def test_a_failed_candidate_is_not_asked_again(small_space):
+    search = TPESearch(small_space, seed=0, n_startup_jobs=1)
+    failed = search.ask()
+    search.tell(finished(0, failed, error="fold 0: IllegalArgumentException"))
+    asked = run_serially(search, 20)
+    assert len(asked) == 5 and dict(failed.params) not in asked
 
 
 def test_a_finite_space_is_enumerated_when_proposals_repeat(lr):
@@ -182,3 +225,23 @@ def test_grid_asks_points_first_and_each_candidate_once(lr):
 def test_unknown_strategy_names_the_choices(space):
     with pytest.raises(ValidationError, match=r"\['grid', 'random', 'tpe'\]"):
         make_strategy("bayes", space)
+
+
+class Stage(HasMaxIter):
+    """A Params object built without Spark."""
+
+
+def test_describe_space_renders_one_line_without_spark():
+    stage = Stage()
+    space = {
+        "lr.regParam": hp.loguniform("reg", -5, 0),
+        stage.maxIter: hp.quniform("iters", 1, 50, 1),
+        "lr.elasticNetParam": [0.0, 1],
+        "estimator": hp.choice("model", [{"estimator": stage}]),
+    }
+    assert describe_space(space) == (
+        "{'lr.regParam': loguniform(-5, 0), "
+        f"'{stage.uid}.maxIter': quniform(1, 50, 1), "
+        "'lr.elasticNetParam': [0.0, 1], "
+        f"'estimator': choice({{'estimator': 'Stage({stage.uid})'}})}}"
+    )

@@ -9,7 +9,6 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
-from pyspark.ml.param import Param
 
 
 class TrialState(str, Enum):
@@ -23,11 +22,19 @@ class TrialState(str, Enum):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A point of the search space: readable ``params`` and the ParamMap Spark receives."""
+    """A point of the search space: readable ``params`` and the ParamMap Spark receives.
+
+    ``param_map`` maps pyspark ``Param`` objects to their values (typed loosely here, as
+    ``core`` does not import pyspark). A hyperopt-driven search also records where the
+    candidate came from: ``assignment``, the hyperopt point (label -> value, the option
+    index for a choice) a checkpoint stores to rebuild the candidate, and ``tid``, the
+    hyperopt trial id the search asked it as.
+    """
 
     params: Mapping[str, Any]
-    param_map: Mapping[Param, Any]
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    param_map: Mapping[Any, Any]
+    assignment: Mapping[str, Any] | None = None
+    tid: int | None = None
 
 
 @dataclass(frozen=True)

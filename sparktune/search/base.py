@@ -72,13 +72,14 @@ class HyperoptSearch:
                 continue
             self._seen.add(key)
             self._insert(tid, assignment)
-            return replace(candidate, extra={**candidate.extra, "tid": tid})
+            return replace(candidate, tid=tid)
         logger.info("every candidate of the space was tried; the search ends after %d", tid)
         return None
 
     def tell(self, trial: Trial) -> None:
         """Record a finished trial: its loss, or STATUS_FAIL with its error."""
-        doc = self._docs.get(trial.candidate.extra.get("tid", -1)) or self._adopt(trial)
+        tid = trial.candidate.tid
+        doc = (self._docs.get(tid) if tid is not None else None) or self._adopt(trial)
         if doc is None:
             return
         value = trial.value
@@ -97,7 +98,7 @@ class HyperoptSearch:
 
         It becomes a trial document, so TPE learns from it, and its params are not asked again.
         """
-        assignment = trial.candidate.extra.get("assignment")
+        assignment = trial.candidate.assignment
         if assignment is None:
             return None
         tid = len(self._docs)

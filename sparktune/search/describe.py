@@ -1,16 +1,20 @@
-"""A one-line rendering of a search space for people (MLflow params, logs)."""
+"""A one-line rendering of a search space, as run settings and logs show it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from hyperopt.pyll import Apply, Literal
 from pyspark.ml.param import Param, Params
 
 
 def describe_space(space: Any) -> str:
-    """A one-line rendering of a search space: ``{'lr.regParam': loguniform(-5, 0), ...}``."""
-    from hyperopt.pyll import Apply, Literal
+    """A one-line rendering of a search space: ``{'lr.regParam': loguniform(-5, 0), ...}``.
+
+    hyperopt expressions are shown by distribution (``choice(...)`` for ``hp.choice``),
+    Param keys as ``'<parent uid>.<name>'`` and Params values (stages) as ``Class(uid)``.
+    """
 
     def render(value: Any) -> str:
         if isinstance(value, Literal):
@@ -43,4 +47,5 @@ def describe_space(space: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """A Params value (a stage) as ``Class(uid)``; anything else as is."""
     return f"{type(value).__name__}({value.uid})" if isinstance(value, Params) else value

@@ -134,6 +134,11 @@ class FoldCache:
         logger.debug("cached fold %s: %.1f MiB", key, entry.size / 2**20)
         return entry
 
+    def entries(self) -> list[Entry]:
+        """A snapshot of the entries held, least recently used first (failed builds included)."""
+        with self._cond:
+            return list(self._entries.values())
+
     @property
     def size(self) -> int:
         """Bytes held by all entries."""

@@ -125,7 +125,7 @@ def record(trial: Trial) -> dict[str, Any]:
         "number": trial.number,
         "state": trial.state.value,
         "params": {name: _readable(value) for name, value in trial.params.items()},
-        "assignment": _plain(trial.candidate.extra.get("assignment")),
+        "assignment": _plain(trial.candidate.assignment),
         "value": _number(trial.value),
         "folds": [
             {
