@@ -177,9 +177,8 @@ class Engine:
         if trial.state is not TrialState.COMPLETE or math.isnan(value):
             return False
         best = self._best
-        better = (
-            math.isnan(best)
-            or (value > best if self.objective.larger_is_better else value < best)
+        better = math.isnan(best) or (
+            value > best if self.objective.larger_is_better else value < best
         )
         if better:
             self._best = value

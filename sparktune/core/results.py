@@ -11,12 +11,12 @@ import pandas as pd
 from sparktune.core.trial import Trial, TrialState
 
 
-def _plain(value: Any) -> Any:
+def _table_value(value: Any) -> Any:
     uid = getattr(value, "uid", None)
     if uid is not None:
         return f"{type(value).__name__}({uid})"
     if isinstance(value, list | tuple):
-        return str([_plain(v) for v in value])
+        return str([_table_value(v) for v in value])
     return value
 
 
@@ -32,7 +32,7 @@ def results_frame(
     for trial in trials:
         row: dict[str, Any] = {"trial": trial.number, "state": trial.state.value}
         for name, value in trial.params.items():
-            row[f"param_{name}"] = _plain(value)
+            row[f"param_{name}"] = _table_value(value)
         num_folds = max((f.fold for f in trial.folds), default=-1) + 1
         for side in ("val", "train"):
             for metric in metrics:

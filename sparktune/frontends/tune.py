@@ -128,9 +128,7 @@ def tune(
 
     return run_search(
         settings,
-        SearchProblem(
-            data, resolved.estimator, resolved.options, evaluators, validation_data
-        ),
+        SearchProblem(data, resolved.estimator, resolved.options, evaluators, validation_data),
         search,
         refit=refit_trial if refit else None,
         tracking=options,

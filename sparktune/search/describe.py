@@ -36,7 +36,7 @@ def describe_space(space: Any) -> str:
             return "{" + ", ".join(f"{render_key(k)}: {render(v)}" for k, v in value.items()) + "}"
         if isinstance(value, list | tuple):
             return "[" + ", ".join(render(v) for v in value) + "]"
-        return repr(_plain(value))
+        return repr(_stage_or_value(value))
 
     def render_key(key: Any) -> str:
         if isinstance(key, Param):
@@ -46,6 +46,6 @@ def describe_space(space: Any) -> str:
     return render(space)
 
 
-def _plain(value: Any) -> Any:
+def _stage_or_value(value: Any) -> Any:
     """A Params value (a stage) as ``Class(uid)``; anything else as is."""
     return f"{type(value).__name__}({value.uid})" if isinstance(value, Params) else value

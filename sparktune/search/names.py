@@ -51,7 +51,7 @@ class Stages:
         self.add(estimator)
         for node in dfs(expr):
             if isinstance(node, Literal):
-                for found in pipeline._nested(node.obj):
+                for found in pipeline.nested(node.obj):
                     self.add(found)
 
     def add(self, stage: Params) -> None:

@@ -20,7 +20,7 @@ from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
 from sparktune.search.names import key_name
-from sparktune.search.values import plain, same
+from sparktune.search.values import python_value, same
 
 
 class TooLarge(Exception):
@@ -165,9 +165,9 @@ def assign_value(node: Apply, value: Any, out: dict[str, Any]) -> bool:
     if node.name == "hyperopt_param":
         label = node.arg["label"].obj
         values = discrete(node.arg["obj"])
-        if values is not None and plain(value) not in values:
+        if values is not None and python_value(value) not in values:
             return False
-        out[label] = plain(value)
+        out[label] = python_value(value)
         return True
     if node.name == "switch":
         index, *options = node.pos_args
@@ -179,7 +179,7 @@ def assign_value(node: Apply, value: Any, out: dict[str, Any]) -> bool:
         return False
     if labels(node):
         return False
-    return same(plain(evaluate(node, {})), plain(value))
+    return same(python_value(evaluate(node, {})), python_value(value))
 
 
 def evaluate(node: Apply, assignment: Mapping[str, Any]) -> Any:

@@ -20,7 +20,7 @@ from sparktune.core.errors import ValidationError
 
 def estimator_value(name: str, raw: Any) -> list[Estimator]:
     """The stages list of the final-estimator holder for a value of ``"estimator"``."""
-    value = plain(raw)
+    value = python_value(raw)
     if not isinstance(value, Estimator):
         raise ValidationError(
             f"The space gives {name!r} the value {value!r}; the final estimator must be a "
@@ -31,7 +31,7 @@ def estimator_value(name: str, raw: Any) -> list[Estimator]:
 
 def param_value(name: str, param: Param, stage: Params, raw: Any) -> Any:
     """``raw`` (a value the space gives ``name``) as ``param`` of ``stage`` takes it."""
-    value = plain(raw)
+    value = python_value(raw)
     where = f"{type(stage).__name__}.{param.name}"
     if param.name == "stages" and isinstance(stage, Pipeline):
         if not isinstance(value, list) or not all(
@@ -89,12 +89,12 @@ def takes_integers(stage: Params, param: Param) -> bool:
     return False
 
 
-def plain(value: Any) -> Any:
+def python_value(value: Any) -> Any:
     """numpy scalars as Python scalars, tuples (hyperopt's lists) as lists."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [python_value(v) for v in value]
     return value
 
 

@@ -84,7 +84,6 @@ class FoldCache:
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._building: set[Hashable] = set()
         self._cond = threading.Condition()
-        self.builds = 0
         self.evictions = 0
 
     def persist(self, df: DataFrame) -> DataFrame:
@@ -128,7 +127,6 @@ class FoldCache:
             self._building.discard(key)
             self._entries[key] = entry
             entry.refs += 1
-            self.builds += 1
             self._evict()
             self._cond.notify_all()
         logger.debug("cached fold %s: %.1f MiB", key, entry.size / 2**20)
@@ -138,12 +136,6 @@ class FoldCache:
         """A snapshot of the entries held, least recently used first (failed builds included)."""
         with self._cond:
             return list(self._entries.values())
-
-    @property
-    def size(self) -> int:
-        """Bytes held by all entries."""
-        with self._cond:
-            return sum(e.size for e in self._entries.values())
 
     def _evict(self) -> None:
         if self.budget_bytes is None:

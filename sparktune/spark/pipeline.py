@@ -43,11 +43,12 @@ def freeze(value: Any) -> Any:
     return value
 
 
-def _nested(value: Any) -> list[Params]:
+def nested(value: Any) -> list[Params]:
+    """The Params objects (stages) in ``value``: itself, or those in a list or tuple."""
     if isinstance(value, Params):
         return [value]
     if isinstance(value, list | tuple):
-        return [v for item in value for v in _nested(item)]
+        return [v for item in value for v in nested(item)]
     return []
 
 
@@ -69,7 +70,7 @@ def reachable(stage: Params, options: Mapping[Param, Sequence[Any]]) -> dict[str
             if current.isDefined(param):
                 values.append(current.getOrDefault(param))
             for value in values:
-                todo.extend(_nested(value))
+                todo.extend(nested(value))
     return found
 
 

@@ -114,7 +114,7 @@ def prepare(
             f"checkpoint {str(path)!r} is a directory; give a file path such as "
             f"'{Path(path) / 'checkpoint.json'}'."
         )
-    search = _plain(settings.identity())
+    search = _json_value(settings.identity())
     restored = load(path, space, search, settings.primary) if resume else []
     return restored, Checkpoint(path, search, restored)
 
@@ -125,7 +125,7 @@ def record(trial: Trial) -> dict[str, Any]:
         "number": trial.number,
         "state": trial.state.value,
         "params": {name: _readable(value) for name, value in trial.params.items()},
-        "assignment": _plain(trial.candidate.assignment),
+        "assignment": _json_value(trial.candidate.assignment),
         "value": _number(trial.value),
         "folds": [
             {
@@ -190,10 +190,10 @@ def load(
         logger.info("no checkpoint at %s yet; the search starts from the first trial", path)
         return []
     stored = document.get("search", {})
-    differ = sorted(k for k in {*stored, *search} if stored.get(k) != _plain(search.get(k)))
+    differ = sorted(k for k in {*stored, *search} if stored.get(k) != _json_value(search.get(k)))
     if differ:
         details = "; ".join(
-            f"{k}: checkpoint {stored.get(k)!r}, now {_plain(search.get(k))!r}" for k in differ
+            f"{k}: checkpoint {stored.get(k)!r}, now {_json_value(search.get(k))!r}" for k in differ
         )
         raise ValidationError(
             f"The checkpoint {str(path)!r} was written by a different search ({details}). "
@@ -240,20 +240,20 @@ def _trial(entry: Mapping[str, Any], space: SearchSpace, primary: str, path: Any
     )
 
 
-def _plain(value: Any) -> Any:
+def _json_value(value: Any) -> Any:
     """``value`` with numpy scalars and containers turned into JSON's own types."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_json_value(v) for v in value]
     return value
 
 
 def _readable(value: Any) -> Any:
     """A JSON value for a param: numbers, strings, booleans as they are, anything else as text."""
-    value = _plain(value)
+    value = _json_value(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if value is None or isinstance(value, bool | int | float | str):
