@@ -242,7 +242,7 @@ def test_resume_after_an_mlflow_outage_logs_the_missing_trials(data, tmp_path, m
     from mlflow import MlflowClient
     from servers import StopServerAfter, start_server
 
-    from sparktune.tracking import MlflowTracker, Tracking
+    from sparktune.tracking import Tracking
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
@@ -250,26 +250,24 @@ def test_resume_after_an_mlflow_outage_logs_the_missing_trials(data, tmp_path, m
     path = tmp_path / "ckpt.json"
     server = start_server(tmp_path / "mlflow")
     try:
-        tracker = MlflowTracker(Tracking(server.url, "outage", **fast))
-        first = search(data, path, callbacks=[StopServerAfter(server, 2), tracker])
-        tracker.finish(first)
+        tracking = Tracking(server.url, "outage", **fast)
+        first = search(data, path, callbacks=[StopServerAfter(server, 2)], tracking=tracking)
     finally:
         server.stop()
     assert len(first.trials) == len(REG)
-    assert tracker.unlogged_trials, "the outage lost nothing, so the test shows nothing"
+    assert first.unlogged_trials, "the outage lost nothing, so the test shows nothing"
 
     server = start_server(tmp_path / "mlflow")  # back, on the same store
     try:
         started = Started()
-        tracker = MlflowTracker(Tracking(server.url, "outage", **fast))
-        resumed = search(data, path, resume=True, callbacks=[started, tracker])
-        tracker.finish(resumed)
+        tracking = Tracking(server.url, "outage", **fast)
+        resumed = search(data, path, resume=True, callbacks=[started], tracking=tracking)
         assert started.started == []  # nothing refitted
-        assert tracker.unlogged_trials == []
+        assert resumed.unlogged_trials == []
         client = MlflowClient(server.url)
         experiment = client.get_experiment_by_name("outage").experiment_id
         children = client.search_runs(
-            [experiment], f"tags.mlflow.parentRunId = '{tracker.run_id}'", max_results=100
+            [experiment], f"tags.mlflow.parentRunId = '{resumed.run_id}'", max_results=100
         )
     finally:
         server.stop()
