@@ -7,6 +7,7 @@ session); one test runs the installed entry point in a fresh process, as ``make 
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -147,6 +148,21 @@ def test_make_run_command_runs_a_real_job_in_a_fresh_process(tmp_path):
     assert "best params:" in done.stdout and "lr.regParam" in done.stdout
     assert "2/2" in done.stderr  # the progress bar, trials done of total
     assert (tmp_path / "results.csv").exists() and (tmp_path / "model").is_dir()
+    # A quiet first run: no data inside tasks, no Spark banner, no MLflow INFO lines.
+    for noise in ("very large size", "log4j", "NativeCodeLoader", "SPARK_LOCAL_IP", "INFO"):
+        assert noise not in done.stderr, done.stderr[-3000:]
+
+
+def test_logging_quiets_mlflow_unless_verbose_or_set(monkeypatch):
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
+    cli.configure_logging(verbose=False)
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "WARNING"
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL")
+    cli.configure_logging(verbose=True)
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "INFO"
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "DEBUG")
+    cli.configure_logging(verbose=False)
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "DEBUG"
 
 
 def test_usage_errors_exit_with_status_2(capsys):

@@ -87,10 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if passthrough and options.command != "submit":
         print("sparktune: error: only `submit` takes options after --", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO if options.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(options.verbose)
     if options.command == "schema":
         print(json.dumps(config.json_schema(), indent=2))
         return 0
@@ -115,6 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SparktuneError as exc:
         print(f"sparktune: error: {exc}", file=sys.stderr)
         return 1
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log warnings (INFO with ``--verbose``) from sparktune and from MLflow alike.
+
+    MLflow logs through a handler of its own at INFO (creating ``mlflow.db``, its
+    migrations, where a model's files went), which a run's summary already covers; it
+    follows ``--verbose`` too, unless MLFLOW_LOGGING_LEVEL is set. The variable is set
+    before MLflow is imported, as MLflow reads it then, and reaches ``submit``'s driver.
+    """
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not os.environ.get("MLFLOW_LOGGING_LEVEL"):
+        os.environ["MLFLOW_LOGGING_LEVEL"] = logging.getLevelName(level)
+        if "mlflow" in sys.modules:  # imported already: it has read the variable
+            logging.getLogger("mlflow").setLevel(level)
 
 
 def _validate(options: argparse.Namespace) -> int:
