@@ -43,7 +43,7 @@ from sparktune.jobs.config.spec import (
 )
 from sparktune.jobs.config.suggest import did_you_mean
 from sparktune.jobs.datasets import DATASETS
-from sparktune.tracking.tracker import Tracking
+from sparktune.tracking import Tracking
 
 _SECTIONS = ("data", "pipeline", "search", "evaluation", "tracking", "output", "spark")
 _REQUIRED_SECTIONS = ("data", "pipeline", "search", "evaluation")
