@@ -180,6 +180,11 @@ def test_cross_validator_tracked(spark, data, store):
     assert "model" in files
     model_files = {a.path for a in client.list_artifacts(parent.info.run_id, "model")}
     assert {"model/MLmodel", "model/input_example.json"} <= model_files
+    mlmodel = mlflow.artifacts.load_text(f"{parent.info.artifact_uri}/model/MLmodel")
+    assert f"run_id: {parent.info.run_id}" in mlmodel and "artifact_path: model" in mlmodel
+    assert "signature:" in mlmodel and "spark" in mlmodel
+    # The run lists its model, as mlflow.spark.log_model would have recorded it.
+    assert '"artifact_path": "model"' in parent.data.tags["mlflow.log-model.history"]
 
 
 def test_failed_trial_is_a_failed_child(spark, data, store):

@@ -27,9 +27,9 @@ from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
 from sparktune.spark import xgb
 from sparktune.spark.pipeline import describe_estimator
+from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
-from sparktune.tracking.tracker import Tracking
-from sparktune.tracking.tracker import resolve as resolve_tracking
+from sparktune.tracking.settings import resolve as resolve_tracking
 
 
 def tune(

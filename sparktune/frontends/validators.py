@@ -32,7 +32,7 @@ from sparktune.search.describe import describe_space
 from sparktune.spark import pipeline
 from sparktune.spark.checks import check_param_maps
 from sparktune.spark.xgb import refit
-from sparktune.tracking.tracker import autolog_paused
+from sparktune.tracking.autolog import autolog_paused
 
 __all__ = [
     "CrossValidator",
