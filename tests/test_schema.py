@@ -38,7 +38,14 @@ def test_schema_carries_the_field_docs(capsys):
     assert (
         "required for every strategy but grid" in search["properties"]["max_trials"]["description"]
     )
-    assert search["properties"]["strategy"]["enum"] == ["grid", "random", "tpe"]
+    assert search["properties"]["strategy"]["enum"] == [
+        "grid",
+        "random",
+        "tpe",
+        "optuna-tpe",
+        "cmaes",
+        "qmc",
+    ]
     assert schema["$defs"]["StageSpec"]["required"] == ["name", "class"]
 
 
