@@ -203,7 +203,10 @@ def test_k_in_flight_are_distinct_and_a_small_space_runs_out(small_space, name):
 
 @pytest.mark.parametrize("name", ["optuna-tpe", "cmaes"])
 def test_told_results_steer_later_asks_and_larger_is_better_mirrors(name):
-    space = resolve(Toy(), {"Toy.regParam": hp.uniform("reg", 0.0, 4.0)})
+    # CMA-ES models the float only; it draws the list's option (a categorical) at random.
+    space = resolve(
+        Toy(), {"Toy.regParam": hp.uniform("reg", 0.0, 4.0), "Toy.elasticNetParam": [0.0, 1.0]}
+    )
 
     def guided(told, larger_is_better=False):
         search = make_strategy(name, space, seed=3, larger_is_better=larger_is_better)
