@@ -311,3 +311,13 @@ def test_points_to_evaluate_come_first(space):
 
 def test_sampler_names_are_strategies():
     assert set(SAMPLERS) <= set(STRATEGIES)
+
+
+def test_a_finite_space_is_enumerated_when_proposals_repeat():
+    space = resolve(Toy(), {"Toy.maxIter": [1, 2, 3], "Toy.regParam": [0.0, 1.0]})
+    search = make_strategy("optuna-tpe", space, seed=3)
+    search.retries, search.random_retries = 1, 0  # only the sampler's first, then the rest
+    asked = run_serially(search, 20)
+    assert sorted((p["Toy.maxIter"], p["Toy.regParam"]) for p in params(asked)) == [
+        (i, r) for i in (1, 2, 3) for r in (0.0, 1.0)
+    ]
