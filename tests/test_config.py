@@ -183,6 +183,16 @@ def test_space_names_distributions_and_strategy_rules():
 
     grid = spec(search__space={"lr.regParam": {"uniform": [0.0, 1.0]}})
     assert "needs strategy 'random' or 'tpe'" in problems(grid)["search.space.lr.regParam"]
+
+    optuna = spec(
+        search__strategy="cmaes",
+        search__max_trials=5,
+        search__space={"lr.regParam": {"normal": [0.0, 1.0]}, "lr.tol": {"loguniform": [0.1, 1]}},
+    )
+    found = problems(optuna)
+    assert "no Optuna equivalent" in found["search.space.lr.regParam"]
+    assert "search.space.lr.tol" not in found
+    assert "needs max_trials" in problems(spec(search__strategy="qmc"))["search.max_trials"]
     tpe = spec(search__strategy="tpe", search__space={"lr.regParam": {"uniform": [0.0, 1.0]}})
     assert "needs max_trials" in problems(tpe)["search.max_trials"]
 

@@ -35,8 +35,17 @@ def test_committed_schema_is_what_sparktune_schema_prints(capsys):
 def test_schema_carries_the_field_docs(capsys):
     schema = json.loads(printed_schema(capsys))
     search = schema["$defs"]["SearchSpec"]
-    assert "required for random and tpe" in search["properties"]["max_trials"]["description"]
-    assert search["properties"]["strategy"]["enum"] == ["grid", "random", "tpe"]
+    assert (
+        "required for every strategy but grid" in search["properties"]["max_trials"]["description"]
+    )
+    assert search["properties"]["strategy"]["enum"] == [
+        "grid",
+        "random",
+        "tpe",
+        "optuna-tpe",
+        "cmaes",
+        "qmc",
+    ]
     assert schema["$defs"]["StageSpec"]["required"] == ["name", "class"]
 
 

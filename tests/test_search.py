@@ -223,7 +223,9 @@ def test_grid_asks_points_first_and_each_candidate_once(lr):
 
 
 def test_unknown_strategy_names_the_choices(space):
-    with pytest.raises(ValidationError, match=r"\['grid', 'random', 'tpe'\]"):
+    with pytest.raises(
+        ValidationError, match=r"\['grid', 'random', 'tpe', 'optuna-tpe', 'cmaes', 'qmc'\]"
+    ):
         make_strategy("bayes", space)
 
 

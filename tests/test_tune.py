@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+import optuna
 import pytest
 from conftest import featurizers
 from hyperopt import hp
@@ -295,6 +296,27 @@ def test_same_seed_at_parallelism_one_gives_the_same_trials(spark, small, rmse):
     assert all(type(p["LinearRegression.maxIter"]) is int for p in first)
 
 
+def test_optuna_tpe_runs_two_trials_at_a_time_to_a_refitted_best(spark, small, rmse):
+    pipe, _ = lr_pipeline(maxIter=10)
+    space = {
+        "LinearRegression.regParam": hp.loguniform("reg", -6, 2),
+        "LinearRegression.elasticNetParam": [0.0, 0.5, 1.0],
+    }
+    common = dict(train_ratio=0.75, parallelism=2, seed=3, progress=False, tracking=False)
+    result = sparktune.tune(pipe, space, small, rmse, strategy="optuna-tpe", max_trials=6, **common)
+    assert [t.number for t in result.trials] == list(range(6))
+    assert (result.results["state"] == "complete").all()
+    assert len({tuple(sorted(t.params.items())) for t in result.trials}) == 6
+    assert result.best_metric == min(t.value for t in result.trials)
+    assert isinstance(result.best_model, PipelineModel)
+    # Any Optuna sampler instance is a strategy too.
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    other = sparktune.tune(
+        pipe, space, small, rmse, strategy=sampler, max_trials=2, refit=False, **common
+    )
+    assert len(other.trials) == 2 and (other.results["state"] == "complete").all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -305,6 +327,10 @@ def test_same_seed_at_parallelism_one_gives_the_same_trials(spark, small, rmse):
             "continuous",
         ),
         ({"strategy": "bayes"}, "strategy must be one of"),
+        (
+            {"strategy": "cmaes", "space": {"LinearRegression.regParam": hp.normal("r", 0, 1)}},
+            "hp.normal 'r' has no Optuna equivalent",
+        ),
         ({"num_folds": 3, "train_ratio": 0.8}, "one of num_folds, train_ratio"),
         ({"points_to_evaluate": [{"LinearRegression.regParam": 7.0}]}, "not in the space"),
         ({"metric": "rsme"}, "metricName 'rsme'"),

@@ -15,8 +15,10 @@ from typing import Any
 from sparktune.core.errors import ValidationError
 from sparktune.core.stopping import Stopper, check_parallelism, stoppers
 
-#: The strategies searches take by name.
-STRATEGIES = ("grid", "random", "tpe")
+#: The strategies searches take by name (the last three are Optuna samplers).
+STRATEGIES = ("grid", "random", "tpe", "optuna-tpe", "cmaes", "qmc")
+#: The name of a search given an Optuna sampler instance: this prefix, then its class name.
+SAMPLER_PREFIX = "optuna:"
 #: Trials of a random or TPE search when ``max_trials`` is not given.
 DEFAULT_TRIALS = 20
 #: Folds when no split is given.
@@ -124,7 +126,10 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         """Check every limit once, before any Spark job (the stoppers repeat no check)."""
-        if self.strategy not in STRATEGIES:
+        name = self.strategy
+        if name not in STRATEGIES and not (
+            isinstance(name, str) and name.startswith(SAMPLER_PREFIX)
+        ):
             raise ValidationError(
                 f"strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}."
             )

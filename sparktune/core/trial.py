@@ -25,10 +25,10 @@ class Candidate:
     """A point of the search space: readable ``params`` and the ParamMap Spark receives.
 
     ``param_map`` maps pyspark ``Param`` objects to their values (typed loosely here, as
-    ``core`` does not import pyspark). A hyperopt-driven search also records where the
+    ``core`` does not import pyspark). A hyperopt- or Optuna-driven search also records where the
     candidate came from: ``assignment``, the hyperopt point (label -> value, the option
     index for a choice) a checkpoint stores to rebuild the candidate, and ``tid``, the
-    hyperopt trial id the search asked it as.
+    search's own id for it (the hyperopt trial id, or the Optuna trial number).
     """
 
     params: Mapping[str, Any]

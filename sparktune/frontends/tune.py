@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
@@ -22,7 +22,7 @@ from sparktune.core.errors import ValidationError
 from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
-from sparktune.search import GridSearch, make_strategy
+from sparktune.search import GridSearch, make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
 from sparktune.spark import xgb
@@ -30,6 +30,9 @@ from sparktune.spark.pipeline import describe_estimator
 from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
 
 
 def tune(
@@ -39,7 +42,7 @@ def tune(
     evaluator: Evaluator,
     *,
     extra_evaluators: Sequence[Evaluator] = (),
-    strategy: str = "tpe",
+    strategy: str | BaseSampler = "tpe",
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -67,8 +70,10 @@ def tune(
     - ``evaluator`` gives the metric optimized and its direction (``isLargerBetter``);
       ``extra_evaluators`` are recorded for every trial too;
     - ``strategy``: ``"grid"`` (every combination; ``max_trials`` defaults to all of them),
-      ``"random"`` or ``"tpe"`` (``max_trials`` defaults to 20); ``points_to_evaluate``
-      (name -> value dicts) are tried first;
+      ``"random"`` or ``"tpe"`` (``max_trials`` defaults to 20), or an Optuna sampler:
+      ``"optuna-tpe"``, ``"cmaes"``, ``"qmc"`` or any ``optuna.samplers.BaseSampler``
+      (:mod:`sparktune.search.optuna`); ``points_to_evaluate`` (name -> value dicts) are
+      tried first;
     - ``parallelism`` trials (x folds) run at once from driver threads;
     - folds: ``num_folds`` (k-fold, 3 by default; by ``fold_col`` if given), or
       ``train_ratio`` (one random split), or ``validation_data`` (a DataFrame to score on;
@@ -95,7 +100,7 @@ def tune(
     _check_data(data, validation_data)
     settings = SearchSettings(
         entry_point="tune",
-        strategy=strategy,
+        strategy=strategy_name(strategy),
         metrics=metrics,
         larger_is_better=larger_is_better,
         split=Split.of(num_folds, train_ratio, validation_data is not None, fold_col),

@@ -3,36 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparktune.core.callbacks import Strategy
 from sparktune.core.errors import ValidationError
-from sparktune.core.settings import STRATEGIES
+from sparktune.core.settings import SAMPLER_PREFIX, STRATEGIES
 from sparktune.search.base import HyperoptSearch
 from sparktune.search.grid import GridSearch
+from sparktune.search.optuna import SAMPLERS, OptunaSearch, sampler
 from sparktune.search.random import RandomSearch
 from sparktune.search.space import SearchSpace
 from sparktune.search.tpe import TPESearch
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
 
 __all__ = [
     "STRATEGIES",
     "GridSearch",
     "HyperoptSearch",
+    "OptunaSearch",
     "RandomSearch",
     "TPESearch",
     "make_strategy",
+    "strategy_name",
 ]
 
 
+def strategy_name(strategy: str | BaseSampler) -> str:
+    """The name settings and checkpoints record: ``strategy`` itself, or for an Optuna sampler
+    instance ``"optuna:<its class>"``.
+    """
+    if isinstance(strategy, str):
+        return strategy
+    from optuna.samplers import BaseSampler
+
+    if isinstance(strategy, BaseSampler):
+        return f"{SAMPLER_PREFIX}{type(strategy).__name__}"
+    raise ValidationError(
+        f"strategy must be one of {list(STRATEGIES)} or an optuna.samplers.BaseSampler, "
+        f"got {type(strategy).__name__}."
+    )
+
+
 def make_strategy(
-    name: str,
+    name: str | BaseSampler,
     space: SearchSpace,
     *,
     seed: int = 0,
     larger_is_better: bool = False,
     points_to_evaluate: Sequence[Mapping[Any, Any]] = (),
 ) -> Strategy:
-    """Build the strategy called ``name`` over ``space`` (points are checked against it)."""
+    """Build the strategy called ``name`` over ``space`` (points are checked against it).
+
+    ``name`` may also be an Optuna sampler instance, used as given (with its own seed).
+    """
+    if not isinstance(name, str):
+        strategy_name(name)  # refuses anything but a sampler
+        return OptunaSearch(
+            space,
+            name,
+            seed=seed,
+            larger_is_better=larger_is_better,
+            points_to_evaluate=points_to_evaluate,
+        )
+    if name in SAMPLERS:
+        return OptunaSearch(
+            space,
+            sampler(name, seed),
+            seed=seed,
+            larger_is_better=larger_is_better,
+            points_to_evaluate=points_to_evaluate,
+        )
     if name == "grid":
         return GridSearch(space, points_to_evaluate=points_to_evaluate)
     if name == "random":

@@ -116,8 +116,9 @@ def discrete(dist: Apply) -> range | None:
         low = dist.arg["low"].obj
         high = dist.arg["high"]
         return range(0, low) if high == MissingArgument else range(low, high.obj)
-    if dist.name == "categorical":
-        return range(len(dist.arg["p"].obj))
+    if dist.name == "categorical":  # hp.pchoice: p is a literal or a list node
+        p = dist.arg["p"]
+        return range(len(p.obj if isinstance(p, Literal) else p.pos_args))
     return None
 
 

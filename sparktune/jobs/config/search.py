@@ -16,6 +16,7 @@ from sparktune.jobs.config.errors import describe
 from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, non_empty
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of, raise_all
 from sparktune.jobs.config.suggest import did_you_mean
+from sparktune.search.optuna import CONVERTED, SAMPLERS
 
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
@@ -138,15 +139,16 @@ class SearchSpec(Section):
     """What to try: strategy, space (stage.param -> grid values or a distribution) and limits."""
 
     strategy: one_of(STRATEGIES)
-    """grid tries every combination of the lists; random and tpe draw max_trials points."""
+    """grid tries every combination of the lists; random and tpe (hyperopt's), optuna-tpe,
+    cmaes and qmc (Optuna's samplers) draw max_trials points."""
     space: Annotated[
         non_empty(dict[str, SpaceValue], "minProperties"),
         expect("a mapping of stage.param names to lists of values or distributions"),
     ]
-    """`stage.param` -> a list of values, or (random, tpe) a distribution such as
+    """`stage.param` -> a list of values, or (every strategy but grid) a distribution such as
     {loguniform: [0.001, 1.0]}."""
     max_trials: PositiveInt | None = Field(None, examples=[DEFAULT_TRIALS])
-    """Trials to run; required for random and tpe (a grid tries every combination)."""
+    """Trials to run; required for every strategy but grid (a grid tries every combination)."""
     parallelism: PositiveInt = 1
     """Trials (x folds) fitted at once."""
     seed: Integer = 0
@@ -160,26 +162,33 @@ class SearchSpec(Section):
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
-        """max_trials for random and tpe; a grid takes lists, not distributions."""
+        """max_trials for every strategy but grid; a grid takes lists, not distributions;
+        Optuna's samplers take the distributions they have an equivalent for."""
         strategy = raw.get("strategy")
-        if strategy in ("random", "tpe") and "max_trials" not in raw:
+        if strategy in STRATEGIES and strategy != "grid" and "max_trials" not in raw:
             yield (
                 ("max_trials",),
                 f"missing; strategy {strategy!r} needs max_trials (a positive integer)",
             )
         space = raw.get("space")
-        if strategy == "grid" and isinstance(space, dict):
-            for name, value in space.items():
-                if (
-                    isinstance(value, dict)
-                    and len(value) == 1
-                    and next(iter(value)) in DISTRIBUTIONS
-                ):
-                    yield (
-                        ("space", name),
-                        f"a grid needs a list of values; the distribution {next(iter(value))!r} "
-                        "needs strategy 'random' or 'tpe'",
-                    )
+        if not isinstance(space, dict):
+            return
+        for name, value in space.items():
+            if not (isinstance(value, dict) and len(value) == 1):
+                continue
+            kind = next(iter(value))
+            if strategy == "grid" and kind in DISTRIBUTIONS:
+                yield (
+                    ("space", name),
+                    f"a grid needs a list of values; the distribution {kind!r} "
+                    "needs strategy 'random' or 'tpe'",
+                )
+            elif strategy in SAMPLERS and kind in DISTRIBUTIONS and kind not in CONVERTED:
+                yield (
+                    ("space", name),
+                    f"the distribution {kind!r} has no Optuna equivalent, so strategy "
+                    f"{strategy!r} cannot take it; use strategy 'random' or 'tpe'",
+                )
 
     def hyperopt_space(self) -> dict[str, Any]:
         """The space as :func:`sparktune.tune` takes it: lists and ``hp.*`` expressions."""

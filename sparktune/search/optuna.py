@@ -1,0 +1,413 @@
+"""Optuna samplers as search strategies: ask/tell on an Optuna study, over hyperopt spaces.
+
+Users write hyperopt spaces, and :class:`~sparktune.search.space.SearchSpace` normalizes
+them into one hyperopt expression. :func:`dimensions` converts each of its distributions to
+an Optuna distribution once, when the strategy is built (refusing, before any Spark job,
+those Optuna has no equivalent for). Each ask is define-by-run: the expression is walked,
+every label reached is suggested to the study's trial, and of a choice only the chosen
+option is walked, so a conditional space sets only its chosen branch's params. The
+suggested values become a hyperopt *assignment* and :meth:`SearchSpace.candidate` turns it
+into the candidate, exactly as for the hyperopt strategies, so results, checkpoints and
+resume are the same whichever strategy asked.
+
+What is told to the study:
+
+- any number of trials may be asked before any is told (the study holds them as running);
+  ``optuna-tpe`` uses Optuna's constant liar so that it does not propose the same region k
+  times, CMA-ES draws the in-flight ones from the same generation;
+- a trial without a metric (failed, or cancelled by a timeout or an interrupt) is told
+  ``FAIL``: it stays in the study's history, and its ``sparktune_state`` user attribute
+  says which it was. A cancelled trial says nothing about its params' quality, and Optuna
+  has no state for it: ``PRUNED`` would mean a scheduler judged it on intermediate results;
+- a proposal whose params were already asked is not evaluated again: its study trial is told
+  the earlier trial's result (as soon as that one is told). After ``retries`` repeated
+  proposals the next ones are random draws, then, for a small finite space, the points not
+  tried yet; when none is left :meth:`OptunaSearch.ask` returns None and the search ends;
+- a trial the search did not ask (restored from a checkpoint) is added to the study as a
+  finished trial, so the sampler learns from it and its params are not asked again.
+
+Optuna is imported when a strategy is built, not when sparktune is.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from hyperopt.pyll import Apply, Literal, dfs
+
+from sparktune.core.errors import ValidationError
+from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.search import pyll
+from sparktune.search.space import SearchSpace
+from sparktune.search.tpe import N_STARTUP_JOBS
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+    from optuna.samplers import BaseSampler
+
+logger = logging.getLogger(__name__)
+
+#: The Optuna samplers searches take by name (``strategy="cmaes"``).
+SAMPLERS = ("optuna-tpe", "cmaes", "qmc")
+
+#: hyperopt distributions with an Optuna equivalent.
+CONVERTED = ("uniform", "loguniform", "quniform", "qloguniform", "randint", "uniformint", "choice")
+
+#: A key of :meth:`SearchSpace.key`: the identity of a candidate's param values.
+Key = tuple[Any, ...]
+
+
+def sampler(name: str, seed: int) -> BaseSampler:
+    """The Optuna sampler called ``name`` (one of :data:`SAMPLERS`), seeded with ``seed``.
+
+    - ``optuna-tpe``: multivariate TPE (``group=True``: the params of each branch of a
+      conditional space are modelled jointly), random for its first 10 trials as sparktune's
+      hyperopt TPE, with the constant liar for the trials in flight;
+    - ``cmaes``: CMA-ES over the float and integer params; choices (and lists) have no place
+      in its continuous model and are drawn at random (its independent sampler), as are
+      params inside ``hp.choice`` branches that not every trial has;
+    - ``qmc``: a scrambled Sobol sequence (the seed picks the scrambling); choices take one
+      coordinate of it, params inside branches are drawn at random.
+
+    The options chosen here are marked experimental by Optuna; their warnings are silenced.
+    """
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        if name == "optuna-tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed,
+                multivariate=True,
+                group=True,
+                n_startup_trials=N_STARTUP_JOBS,
+                constant_liar=True,
+            )
+        if name == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if name == "qmc":
+            return optuna.samplers.QMCSampler(
+                seed=seed, scramble=True, warn_independent_sampling=False
+            )
+    raise ValidationError(f"Optuna sampler must be one of {list(SAMPLERS)}, got {name!r}.")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One hyperopt label as an Optuna distribution, and its values on either side.
+
+    ``integral``: hyperopt's value is an int (a choice's option index, ``randint``);
+    ``q``: hyperopt rounds the value to a multiple of ``q`` (``quniform``, ``qloguniform``).
+    """
+
+    distribution: BaseDistribution
+    integral: bool = False
+    q: float | None = None
+
+    def hyperopt(self, value: Any) -> int | float:
+        """The assignment's value for a value suggested by the study."""
+        if self.integral:
+            return int(value)
+        if self.q is not None:
+            return float(np.round(value / self.q) * self.q)
+        return float(value)
+
+    def optuna(self, value: Any) -> int | float:
+        """The study's param value for an assignment's value (clipped into the distribution).
+
+        Only ``qloguniform`` needs the clip: hyperopt's rounding can leave its bounds.
+        """
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        dist = self.distribution
+        if isinstance(dist, CategoricalDistribution):
+            return int(value)
+        clipped = min(max(value, dist.low), dist.high)
+        return int(round(clipped)) if isinstance(dist, IntDistribution) else float(clipped)
+
+
+def dimensions(expr: Apply) -> dict[str, Dimension]:
+    """Every label of the hyperopt expression ``expr`` as a :class:`Dimension`.
+
+    Raises :class:`ValidationError` naming a label whose distribution Optuna cannot take.
+    """
+    options = {
+        node.pos_args[0].arg["label"].obj: len(node.pos_args) - 1
+        for node in dfs(expr)
+        if node.name == "switch" and node.pos_args[0].name == "hyperopt_param"
+    }
+    return {
+        node.arg["label"].obj: _dimension(node.arg["label"].obj, node.arg["obj"], options)
+        for node in dfs(expr)
+        if node.name == "hyperopt_param"
+    }
+
+
+def _dimension(label: str, dist: Apply, options: Mapping[str, int]) -> Dimension:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    name = dist.name
+    if name == "randint" and label in options:
+        return Dimension(CategoricalDistribution(list(range(options[label]))), integral=True)
+    if name == "randint":
+        values = pyll.discrete(dist)
+        assert values is not None
+        return Dimension(IntDistribution(values.start, values.stop - 1), integral=True)
+    if name not in ("uniform", "loguniform", "quniform", "qloguniform"):
+        _refuse(label, dist)
+    low, high = _number(label, dist, "low"), _number(label, dist, "high")
+    log = name.endswith("loguniform")
+    if log:
+        low, high = math.exp(low), math.exp(high)
+    if not name.startswith("q"):
+        return Dimension(FloatDistribution(low, high, log=log))
+    q = _number(label, dist, "q")
+    if log:
+        return Dimension(FloatDistribution(low, high, log=True), q=q)
+    # hyperopt's values are round(x / q) * q for x in [low, high]: multiples of q.
+    first, last = float(np.round(low / q)), float(np.round(high / q))
+    if float(q).is_integer():
+        step = int(q)
+        return Dimension(IntDistribution(int(first) * step, int(last) * step, step=step), q=q)
+    # Written as short decimals: Optuna checks in decimal that high - low is a multiple of q.
+    low, high = float(f"{first * q:.12g}"), float(f"{last * q:.12g}")
+    return Dimension(FloatDistribution(low, high, step=q), q=q)
+
+
+def _number(label: str, dist: Apply, arg: str) -> float:
+    node = dist.arg.get(arg)
+    if not isinstance(node, Literal) or isinstance(node.obj, bool):
+        raise ValidationError(
+            f"The space's hp.{dist.name} {label!r} has a {arg} that is not a number "
+            f"({node}); the Optuna strategies need fixed bounds. Strategies 'tpe' and 'random' "
+            "take it."
+        )
+    return float(node.obj)
+
+
+def _refuse(label: str, dist: Apply) -> None:
+    kind = "hp.pchoice (its probabilities)" if dist.name == "categorical" else f"hp.{dist.name}"
+    raise ValidationError(
+        f"The space's {kind} {label!r} has no Optuna equivalent, so the Optuna strategies "
+        f"({', '.join(SAMPLERS)} or a sampler instance) cannot search it; they take "
+        f"hp.{', hp.'.join(CONVERTED)} and lists. Strategies 'tpe' and 'random' take every "
+        "hp.* distribution."
+    )
+
+
+class OptunaSearch:
+    """Proposes distinct candidates with an Optuna sampler (ask/tell on an Optuna study).
+
+    ``larger_is_better`` sets the study's direction; ``points_to_evaluate`` (name -> value
+    dicts) are enqueued, so they are asked first. ``seed`` seeds the random draws that
+    replace repeated proposals (the sampler has its own). The study is :attr:`study`.
+    """
+
+    retries = 10
+    random_retries = 100
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        sampler: BaseSampler,
+        *,
+        seed: int = 0,
+        larger_is_better: bool = False,
+        points_to_evaluate: Sequence[Mapping[Any, Any]] = (),
+    ) -> None:
+        self.space = space
+        self.dimensions = dimensions(space.expr)
+        self.study = _study(sampler, larger_is_better)
+        self._rng = np.random.default_rng(seed)
+        #: Asked and not told yet: the study trial and the candidate's key, by study trial number.
+        self._asked: dict[int, tuple[optuna.trial.Trial, Key]] = {}
+        #: Told: the metric, or None for a trial without one (failed, cancelled).
+        self._outcomes: dict[Key, float | None] = {}
+        #: Asked and not told yet: the study trials that repeated them, told when they are.
+        self._repeats: dict[Key, list[optuna.trial.Trial]] = {}
+        for point in points_to_evaluate or ():
+            self.study.enqueue_trial(self._params(space.assignment(point)))
+
+    def ask(self) -> Candidate | None:
+        """The next candidate with params not asked before, or None when none is left.
+
+        Its ``tid`` is its study trial's number.
+        """
+        for assignment, trial in self._proposals():
+            candidate = self.space.candidate(assignment)
+            key = self.space.key(candidate)
+            if key in self._outcomes or key in self._repeats:
+                if trial is not None:
+                    self._repeat(trial, key)
+                continue
+            if trial is None:
+                self.study.enqueue_trial(self._params(assignment))
+                trial = self.study.ask()
+                self._suggested(trial)
+            self._asked[trial.number] = (trial, key)
+            self._repeats[key] = []
+            return replace(candidate, tid=trial.number)
+        tried = len(self._outcomes) + len(self._repeats)
+        logger.info("no proposal is new; the search ends after %d distinct candidates", tried)
+        return None
+
+    def tell(self, trial: Trial) -> None:
+        """Tell the study a finished trial: its metric, or ``FAIL`` (failed or cancelled)."""
+        value = trial.value
+        outcome = value if trial.state is TrialState.COMPLETE and not math.isnan(value) else None
+        tid = trial.candidate.tid
+        asked = self._asked.pop(tid, None) if tid is not None else None
+        if asked is None:
+            self._adopt(trial, outcome)
+            return
+        study_trial, key = asked
+        study_trial.set_user_attr("sparktune_trial", trial.number)
+        study_trial.set_user_attr("sparktune_state", trial.state.value)
+        self._outcomes[key] = outcome
+        for told in [study_trial, *self._repeats.pop(key, [])]:
+            self._tell(told, outcome)
+
+    def _adopt(self, trial: Trial, outcome: float | None) -> None:
+        """Add a trial this search did not ask (restored from a checkpoint) to the study."""
+        from optuna.trial import TrialState as StudyState
+        from optuna.trial import create_trial
+
+        assignment = trial.candidate.assignment
+        if assignment is None:
+            return
+        self.study.add_trial(
+            create_trial(
+                state=StudyState.FAIL if outcome is None else StudyState.COMPLETE,
+                value=outcome,
+                params=self._params(assignment),
+                distributions={label: self.dimensions[label].distribution for label in assignment},
+                user_attrs={"sparktune_trial": trial.number, "sparktune_state": trial.state.value},
+            )
+        )
+        self._outcomes[self.space.key(trial.candidate)] = outcome
+
+    def _repeat(self, trial: optuna.trial.Trial, key: Key) -> None:
+        """A study trial that repeats asked params gets their result, now or once told."""
+        trial.set_user_attr("sparktune_repeat", True)
+        if key in self._outcomes:
+            self._tell(trial, self._outcomes[key])
+        else:
+            self._repeats[key].append(trial)
+
+    def _tell(self, trial: optuna.trial.Trial, outcome: float | None) -> None:
+        from optuna.trial import TrialState as StudyState
+
+        if outcome is None:
+            self.study.tell(trial, state=StudyState.FAIL)
+        else:
+            self.study.tell(trial, outcome)
+
+    def _proposals(self) -> Iterator[tuple[dict[str, Any], optuna.trial.Trial | None]]:
+        """Assignments to try in turn: the sampler's (with their study trial), random, the rest.
+
+        The study asks enqueued points first.
+        """
+        for _ in range(self.retries):
+            trial = self.study.ask()
+            yield self._suggested(trial), trial
+        for _ in range(self.random_retries):
+            yield self._walk(self._draw), None
+        every = self._every_point
+        yield from ((every[i], None) for i in self._rng.permutation(len(every)))
+
+    @functools.cached_property
+    def _every_point(self) -> list[dict[str, Any]]:
+        """All assignments of a small finite space (empty for others), enumerated once."""
+        return self.space.enumerate() or []
+
+    def _suggested(self, trial: optuna.trial.Trial) -> dict[str, Any]:
+        """The assignment the study's ``trial`` suggests, define-by-run."""
+        return self._walk(functools.partial(_suggest, trial))
+
+    def _walk(self, choose: Callable[[str, BaseDistribution], Any]) -> dict[str, Any]:
+        """An assignment giving each label reached ``choose(label, distribution)``.
+
+        Of a choice, only the chosen option is walked: its labels are the only ones set.
+        """
+        assignment: dict[str, Any] = {}
+        seen: set[int] = set()
+
+        def visit(node: Apply) -> None:
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            if node.name == "hyperopt_param":
+                label = node.arg["label"].obj
+                dim = self.dimensions[label]
+                assignment[label] = dim.hyperopt(choose(label, dim.distribution))
+            elif node.name == "switch":
+                index, *options = node.pos_args
+                visit(index)
+                visit(options[int(pyll.evaluate(index, assignment))])
+            else:
+                for child in node.inputs():
+                    visit(child)
+
+        visit(self.space.expr)
+        return assignment
+
+    def _draw(self, label: str, dist: BaseDistribution) -> Any:
+        """A random value of ``dist`` (uniform; log-uniform for a log distribution)."""
+        from optuna.distributions import CategoricalDistribution
+
+        rng = self._rng
+        if isinstance(dist, CategoricalDistribution):
+            return dist.choices[int(rng.integers(len(dist.choices)))]
+        if dist.step is not None:
+            return dist.low + dist.step * int(
+                rng.integers(round((dist.high - dist.low) / dist.step) + 1)
+            )
+        if dist.log:
+            return math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
+        return float(rng.uniform(dist.low, dist.high))
+
+    def _params(self, assignment: Mapping[str, Any]) -> dict[str, Any]:
+        """The study's params for a hyperopt assignment."""
+        return {label: self.dimensions[label].optuna(v) for label, v in assignment.items()}
+
+
+def _suggest(trial: optuna.trial.Trial, label: str, dist: BaseDistribution) -> Any:
+    """Ask the study's ``trial`` for ``label`` in ``dist`` (define-by-run)."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(label, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(label, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(label, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+def _study(sampler: BaseSampler, larger_is_better: bool) -> optuna.Study:
+    """An in-memory study in the metric's direction.
+
+    Optuna logs every study's creation at INFO; sparktune's study is an implementation detail,
+    so that line is kept out of the user's console.
+    """
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    try:
+        return optuna.create_study(
+            direction="maximize" if larger_is_better else "minimize", sampler=sampler
+        )
+    finally:
+        optuna.logging.set_verbosity(verbosity)
