@@ -10,7 +10,7 @@ import pandas as pd
 
 from sparktune.core.errors import RefitError, describe_error
 from sparktune.core.trial import Trial
-from sparktune.tracking.tracker import MlflowTracker
+from sparktune.tracking import MlflowTracker
 
 logger = logging.getLogger(__name__)
 

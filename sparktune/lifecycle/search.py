@@ -40,7 +40,7 @@ from sparktune.spark.cleanup import ReleaseLeftovers
 from sparktune.spark.objective import PipelineObjective, name_evaluators
 from sparktune.spark.port import ClassicPort
 from sparktune.spark.session import interpreted_session
-from sparktune.tracking.tracker import MlflowTracker, Tracking
+from sparktune.tracking import MlflowTracker, Tracking
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sparktune.jobs.config.errors import describe
 from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, non_empty
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of, raise_all
 from sparktune.jobs.config.suggest import did_you_mean
-from sparktune.search.optuna import CONVERTED, SAMPLERS
+from sparktune.search.dimensions import CONVERTED, SAMPLERS
 
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
