@@ -12,9 +12,8 @@ import numpy as np
 
 
 class TrialState(str, Enum):
-    """Where a trial is in its life."""
+    """How a trial ended (trials are recorded once they end)."""
 
-    RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"

@@ -31,7 +31,6 @@ RUN_STATUS = {
     TrialState.COMPLETE: "FINISHED",
     TrialState.FAILED: "FAILED",
     TrialState.CANCELLED: "KILLED",
-    TrialState.RUNNING: "RUNNING",
 }
 
 

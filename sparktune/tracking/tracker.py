@@ -104,7 +104,6 @@ class MlflowTracker(Callback):
         self.uri = self.options.uri
         self.run_id: str | None = None
         self.experiment_id: str | None = None
-        self.unlogged: list[str] = []
         self.unlogged_trials: list[int] = []
         self._trials: list[Trial] = []
         self._parallelism = settings.parallelism
@@ -209,7 +208,6 @@ class MlflowTracker(Callback):
         )
         self._autolog.close()
         failed = self._writer.failed + left
-        self.unlogged = [job.label for job in failed]
         self.unlogged_trials = sorted(job.trial for job in failed if job.trial is not None)
         if left:
             logger.warning(
