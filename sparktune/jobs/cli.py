@@ -1,6 +1,6 @@
 """The ``sparktune`` command: run, submit and validate job specs; show a finished search.
 
-    sparktune run SPEC [--set key.path=value ...] [--master M] [--resume]
+    sparktune run SPEC [--set key.path=value ...] [--master M | --remote sc://H:P] [--resume]
     sparktune submit SPEC [--set ...] [--resume] -- [spark-submit options]
     sparktune validate SPEC [--set ...]
     sparktune schema
@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     run = spec_command("run", "run a job in this process (embedded Spark unless --master)")
-    run.add_argument("--master", help="Spark master, e.g. local[4] (default: the spec's)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--master", help="Spark master, e.g. local[4] (default: the spec's)")
+    where.add_argument("--remote", help="a Spark Connect server, e.g. sc://host:15002")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     submit = spec_command(
         "submit", "run a job through spark-submit; options after -- go to spark-submit"
@@ -145,7 +147,11 @@ def _run(options: argparse.Namespace) -> int:
 
     spec = config.load(options.spec, options.overrides)
     result = job.run(
-        spec, master=options.master, progress=not options.no_progress, resume=options.resume
+        spec,
+        master=options.master,
+        progress=not options.no_progress,
+        resume=options.resume,
+        remote=options.remote,
     )
     print(summary(result, spec))
     return 0

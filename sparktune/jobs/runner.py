@@ -28,12 +28,15 @@ logger = logging.getLogger(__name__)
 CSV_DEFAULTS = {"header": "true", "inferSchema": "true"}
 
 
-def session(spec: JobSpec, master: str | None = None) -> SparkSession:
+def session(spec: JobSpec, master: str | None = None, remote: str | None = None) -> SparkSession:
     """The job's SparkSession: spark-submit's under spark-submit, else embedded with the spec's.
 
-    ``master`` (the ``--master`` option) wins over ``spark.master`` of the spec.
+    ``master`` (``--master``) wins over the spec's ``spark.master``; ``remote`` (``--remote``)
+    or the spec's ``spark.remote`` connects to a Spark Connect server instead.
     """
-    return get_session(master or spec.spark.master, spec.spark.conf)
+    if master is None:
+        remote = remote or spec.spark.remote
+    return get_session(master or spec.spark.master, spec.spark.conf, remote=remote)
 
 
 def read_data(spec: JobSpec, spark: SparkSession) -> DataFrame:
@@ -135,7 +138,11 @@ def resume_checkpoint(spec: JobSpec) -> str:
 
 
 def run(
-    spec: JobSpec, master: str | None = None, progress: bool = True, resume: bool = False
+    spec: JobSpec,
+    master: str | None = None,
+    progress: bool = True,
+    resume: bool = False,
+    remote: str | None = None,
 ) -> Any:
     """Run the job end to end and return :func:`sparktune.tune`'s result; save the outputs.
 
@@ -143,7 +150,7 @@ def run(
     finished trials of an earlier, interrupted run of the same job.
     """
     checkpoint = resume_checkpoint(spec) if resume else checkpoint_path(spec)
-    spark = session(spec, master)
+    spark = session(spec, master, remote)
     frame = read_data(spec, spark)
     pipeline = build_pipeline(spec)
     check_data(spec, frame, pipeline)

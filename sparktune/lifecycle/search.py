@@ -28,7 +28,7 @@ from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.refit import refit_best
 from sparktune.lifecycle.result import TuneResult
 from sparktune.spark import pipeline, slots, splits
-from sparktune.spark.cache import FoldCache, default_cache_budget
+from sparktune.spark.cache import FoldCache
 from sparktune.spark.checks import (
     check_columns,
     check_evaluator,
@@ -36,10 +36,8 @@ from sparktune.spark.checks import (
     check_labels,
     check_not_empty,
 )
-from sparktune.spark.cleanup import ReleaseLeftovers
 from sparktune.spark.objective import PipelineObjective, name_evaluators
-from sparktune.spark.port import ClassicPort
-from sparktune.spark.session import interpreted_session
+from sparktune.spark.port import port_for
 from sparktune.tracking import MlflowTracker, Tracking
 
 logger = logging.getLogger(__name__)
@@ -159,25 +157,24 @@ def evaluate(
     check_folds(folds)
     spark = data.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, problem.options, settings.parallelism)
+    port = port_for(spark)
     objective = PipelineObjective(
         plan,
         folds,
         named,
-        FoldCache(cache_budget if cache_budget is not None else default_cache_budget(spark)),
+        FoldCache(cache_budget if cache_budget is not None else port.cache_budget()),
         train_metrics=settings.train_metrics,
         keep_models=settings.keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], problem.options),
-        session=interpreted_session(spark),
+        session=port.candidate_session(),
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",
         len(plan.prefix),
         len(plan.suffix),
     )
-    hooks = [*callbacks, ReleaseLeftovers(spark)]
-    engine = Engine(
-        objective, ClassicPort(spark), concurrency.parallelism, settings.error_policy, hooks
-    )
+    hooks = [*callbacks, *port.leftovers()]
+    engine = Engine(objective, port, concurrency.parallelism, settings.error_policy, hooks)
     return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
 
 

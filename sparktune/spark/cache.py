@@ -48,8 +48,15 @@ def lineage_free(df: DataFrame, session: SparkSession | None = None) -> DataFram
 
 
 def cached_size(df: DataFrame) -> int:
-    """Bytes a persisted, materialized DataFrame takes, as Spark's cache statistics report."""
-    stats = df._jdf.queryExecution().optimizedPlan().stats()
+    """Bytes a persisted, materialized DataFrame takes, as Spark's cache statistics report.
+
+    0 where the statistics cannot be reached (Spark Connect): such entries never count
+    toward the budget, and the cache keeps them until the search ends.
+    """
+    try:
+        stats = df._jdf.queryExecution().optimizedPlan().stats()
+    except AttributeError:
+        return 0
     return int(str(stats.sizeInBytes()))
 
 

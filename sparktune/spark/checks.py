@@ -19,6 +19,33 @@ from pyspark.sql import types as T
 from sparktune.core.errors import ValidationError
 from sparktune.spark.splits import Fold
 
+#: Evaluator kinds, their classes and the metric names Spark accepts for each (checked
+#: client-side on Spark Connect, where the evaluator's params cannot reach a JVM).
+METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "regression": ("RegressionEvaluator", ("rmse", "mse", "r2", "mae", "var")),
+    "binary": ("BinaryClassificationEvaluator", ("areaUnderROC", "areaUnderPR")),
+    "multiclass": (
+        "MulticlassClassificationEvaluator",
+        (
+            "f1",
+            "accuracy",
+            "weightedPrecision",
+            "weightedRecall",
+            "weightedTruePositiveRate",
+            "weightedFalsePositiveRate",
+            "weightedFMeasure",
+            "truePositiveRateByLabel",
+            "falsePositiveRateByLabel",
+            "precisionByLabel",
+            "recallByLabel",
+            "fMeasureByLabel",
+            "logLoss",
+            "hammingLoss",
+        ),
+    ),
+    "clustering": ("ClusteringEvaluator", ("silhouette",)),
+}
+
 #: Column types a VectorAssembler takes.
 _ASSEMBLED = (T.NumericType, T.BooleanType, VectorUDT)
 
@@ -29,7 +56,9 @@ def check_evaluator(evaluator: Evaluator) -> None:
         raise ValidationError(
             f"evaluator must be a pyspark.ml.evaluation.Evaluator, got {type(evaluator)!r}."
         )
-    if isinstance(evaluator, JavaEvaluator):
+    if isinstance(evaluator, JavaEvaluator) and isinstance(evaluator._java_obj, str):
+        _check_metric_name(evaluator)  # Spark Connect: the evaluator lives on the server
+    elif isinstance(evaluator, JavaEvaluator):
         try:
             evaluator._transfer_params_to_java()
         except (IllegalArgumentException, Py4JJavaError) as exc:
@@ -40,6 +69,19 @@ def check_evaluator(evaluator: Evaluator) -> None:
             raise ValidationError(
                 f"{type(evaluator).__name__} does not accept metricName {metric!r}: {doc}"
             ) from exc
+
+
+def _check_metric_name(evaluator: JavaEvaluator) -> None:
+    """Fail when ``evaluator``'s metricName is not one its class accepts (known classes)."""
+    accepted = {cls: names for cls, names in METRICS.values()}.get(type(evaluator).__name__)
+    if accepted is None or not evaluator.hasParam("metricName"):
+        return
+    metric = evaluator.getOrDefault("metricName")
+    if metric not in accepted:
+        raise ValidationError(
+            f"{type(evaluator).__name__} does not accept metricName {metric!r}: "
+            f"{evaluator.getParam('metricName').doc}"
+        )
 
 
 def check_param_maps(param_maps: Sequence[Mapping[Param, Any]]) -> None:

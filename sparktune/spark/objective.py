@@ -9,6 +9,7 @@ from typing import Any
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
+from pyspark.ml.util import RemoteModelRef
 from pyspark.sql import DataFrame, SparkSession
 
 from sparktune.core.errors import ValidationError
@@ -118,10 +119,11 @@ class PipelineObjective:
             metrics = self._score(model, entry.validation, param_map)
             train_metrics = self._score(model, entry.train, param_map) if self.train_metrics else {}
             prefix_model: PipelineModel | None = entry.prefix_model
+        info = model_info(model)
         full = self.plan.assemble(prefix_model, model) if self.keep_models else None
-        return FoldResult(
-            fold_index, metrics, train_metrics, fit_time, full, info=model_info(model)
-        )
+        if full is None:
+            release(model)
+        return FoldResult(fold_index, metrics, train_metrics, fit_time, full, info=info)
 
     def _score(self, model: Any, data: DataFrame, param_map: Mapping[Any, Any]) -> dict[str, float]:
         predictions = model.transform(data, dict(param_map))
@@ -130,6 +132,23 @@ class PipelineObjective:
     def close(self) -> None:
         """Release every persisted fold."""
         self.cache.close()
+
+
+def release(model: Any) -> None:
+    """Free a scored model's server-side copy now (Spark Connect); nothing on a classic session.
+
+    A Spark Connect server keeps every fitted model in a per-session cache of bounded size
+    until the client lets go of it; a search fits one model per (candidate x fold), so it
+    must not wait for the garbage collector to do that.
+    """
+    if isinstance(model, PipelineModel):
+        for stage in model.stages:
+            release(stage)
+        return
+    ref = getattr(model, "_java_obj", None)
+    if isinstance(ref, RemoteModelRef):
+        model._java_obj = None  # its __del__ then finds nothing left to release
+        ref.release_ref()
 
 
 def model_info(model: Any) -> dict[str, Any]:

@@ -1,23 +1,50 @@
-"""The classic session's port for the engine: job tags on fold threads, cancel by tag.
+"""Session ports: the one place that knows a classic session from a Spark Connect one.
 
-Spark's thread-local properties (job tags, description, interrupt-on-cancel) are set in the
-pool thread itself, and ``inheritable_thread_target`` carries the session's local properties
-there, as pyspark's own tuning classes do.
+The engine sees only ``in_thread`` (run a fold task under job tags) and ``cancel`` (by
+tag). The lifecycle also asks a port for the session candidates fit in, the fold cache's
+byte budget, and the callback that releases data left by interrupted fits; each answer
+differs between the two kinds of session, and nothing else in sparktune branches on it.
+
+- :class:`ClassicPort`: Spark's thread-local job tags (``SparkContext.addJobTag``) carried
+  to pool threads by ``inheritable_thread_target``, cancel with ``cancelJobsWithTag``;
+  candidates fit in the interpreted clone of the session.
+- :class:`ConnectPort`: session tags (``SparkSession.addTag``, per thread and not inherited
+  by new threads, so each fold task sets its own and removes them when it ends), cancel with
+  ``interruptTag``; no clone, no JVM-side cache statistics (see :func:`port_for`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pyspark.sql import SparkSession
 from pyspark.util import inheritable_thread_target
 
+from sparktune.core.callbacks import Callback
+from sparktune.spark.cache import default_cache_budget
+from sparktune.spark.cleanup import ReleaseLeftovers
+from sparktune.spark.session import interpreted_session
+
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+#: The fold cache's budget on Spark Connect, where the server's storage memory is not
+#: visible to the client (pass ``cache_budget`` to choose another).
+CONNECT_CACHE_BUDGET = 1024 * 2**20
+
+
+def is_connect(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect session (``SparkSession.builder.remote(...)``)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 class ClassicPort:
     """Runs fold tasks under job tags on a classic session and cancels them by tag."""
+
+    connect = False
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
@@ -40,3 +67,65 @@ class ClassicPort:
     def cancel(self, tag: str) -> None:
         """Cancel the running and queued Spark jobs carrying ``tag``."""
         self.spark.sparkContext.cancelJobsWithTag(tag)
+
+    def candidate_session(self) -> SparkSession:
+        """The interpreted clone candidates fit and score in (no per-fit code generation)."""
+        return interpreted_session(self.spark)
+
+    def cache_budget(self) -> int:
+        """Half of the storage memory the cluster reports."""
+        return default_cache_budget(self.spark)
+
+    def leftovers(self) -> list[Callback]:
+        """The callback that unpersists what interrupted fits left persisted."""
+        return [ReleaseLeftovers(self.spark)]
+
+
+class ConnectPort:
+    """Runs fold tasks under session tags on a Spark Connect session; cancels by tag."""
+
+    connect = True
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+
+    def in_thread(
+        self, task: Callable[[], T], tags: Sequence[str], description: str
+    ) -> Callable[[], T]:
+        """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends."""
+        spark = self.spark
+
+        def tagged() -> T:
+            for tag in tags:
+                spark.addTag(tag)
+            try:
+                return task()
+            finally:
+                for tag in tags:
+                    spark.removeTag(tag)
+
+        return tagged
+
+    def cancel(self, tag: str) -> None:
+        """Interrupt the operations carrying ``tag`` on the server."""
+        self.spark.interruptTag(tag)
+
+    def candidate_session(self) -> Any:
+        """The session itself: a Connect session cannot be cloned into an interpreted one."""
+        logger.debug("Spark Connect: candidates fit without the interpreted clone")
+        return self.spark
+
+    def cache_budget(self) -> int:
+        """:data:`CONNECT_CACHE_BUDGET`: the server's memory is not visible from here."""
+        logger.debug("Spark Connect: fold cache budget %d bytes", CONNECT_CACHE_BUDGET)
+        return CONNECT_CACHE_BUDGET
+
+    def leftovers(self) -> list[Callback]:
+        """None: the client cannot list the server's persisted RDDs."""
+        logger.debug("Spark Connect: data left by interrupted fits is the server's to release")
+        return []
+
+
+def port_for(spark: Any) -> ClassicPort | ConnectPort:
+    """The port of ``spark``'s kind of session."""
+    return ConnectPort(spark) if is_connect(spark) else ClassicPort(spark)

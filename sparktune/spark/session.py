@@ -120,6 +120,7 @@ def get_session(
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
     app_name: str = "sparktune",
+    remote: str | None = None,
 ) -> SparkSession:
     """Return the running SparkSession, or start one (``local[*]`` with LOCAL_DEFAULTS by default).
 
@@ -133,7 +134,12 @@ def get_session(
     harmless start-up messages at ERROR, unless you configure Spark's logging yourself
     (a log4j2 file in ``SPARK_CONF_DIR``, ``-Dlog4j2.configurationFile`` in the driver's
     Java options, or ``spark.log.level``, which Spark applies on top of either).
+
+    ``remote`` (``sc://host:port``) connects to a Spark Connect server instead; ``conf``
+    then sets the session's runtime conf.
     """
+    if remote is not None:
+        return connect_session(remote, conf)
     running = SparkSession.getActiveSession() or _default_session()
     if running is not None:
         return running  # no builder: it would re-apply options and warn that they don't take
@@ -158,6 +164,18 @@ def get_session(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     logger.info("Spark %s session on %s", session.version, session.sparkContext.master)
+    return session
+
+
+def connect_session(remote: str, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """A Spark Connect session on ``remote`` (``sc://host:port``), with runtime ``conf``."""
+    if not isinstance(remote, str) or not remote.startswith("sc://"):
+        raise SetupError(f"A Spark Connect address looks like 'sc://host:15002', got {remote!r}.")
+    builder = SparkSession.builder.remote(remote)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    logger.info("Spark %s Connect session on %s", session.version, remote)
     return session
 
 

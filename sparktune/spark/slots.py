@@ -27,6 +27,9 @@ from sparktune.spark import xgb
 
 logger = logging.getLogger(__name__)
 
+#: The first xgboost whose ``xgboost.spark`` estimators train on Spark Connect.
+XGBOOST_CONNECT = (3, 3)
+
 _WAIT_CONF = "spark.scheduler.maxRegisteredResourcesWaitingTime"
 
 
@@ -93,14 +96,20 @@ def check_barrier_conf(conf: Mapping[str, str], is_local: bool) -> None:
 
 
 def check_classic(spark: object) -> None:
-    """Fail on a Spark Connect session: ``xgboost.spark`` needs a classic one (it uses .rdd)."""
-    if not isinstance(spark, SparkSession):
-        raise ValidationError(
-            f"xgboost.spark needs a classic SparkSession, but the data belongs to a "
-            f"{type(spark).__module__}.{type(spark).__name__} (Spark Connect): it trains through "
-            "DataFrame.rdd and barrier mode. Build the session with "
-            "SparkSession.builder.master(...) instead of .remote(...)."
-        )
+    """Fail on a Spark Connect session unless the installed xgboost trains there (3.3+)."""
+    if isinstance(spark, SparkSession):
+        return
+    installed = xgb.installed_version()
+    if installed >= XGBOOST_CONNECT:
+        return
+    needed = ".".join(map(str, XGBOOST_CONNECT))
+    raise ValidationError(
+        f"xgboost.spark trains on Spark Connect from xgboost {needed}, but xgboost "
+        f"{'.'.join(map(str, installed))} is installed and the data belongs to a "
+        f"{type(spark).__module__}.{type(spark).__name__} (Spark Connect). Install "
+        f"xgboost>={needed}, or build a classic session with SparkSession.builder.master(...) "
+        "instead of .remote(...)."
+    )
 
 
 @dataclass(frozen=True)

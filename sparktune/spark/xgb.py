@@ -9,7 +9,9 @@ of the training part and points the stage at that column for one fit.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -112,3 +114,13 @@ def refit(
     stages = pipeline.flatten(estimator, param_map)
     data, fit_map = carve_early_stopping(dataset, stages, param_map, seed)
     return estimator.fit(data, params=fit_map)
+
+
+def installed_version() -> tuple[int, int]:
+    """The installed xgboost's (major, minor) version, (0, 0) when it is not installed."""
+    try:
+        text = importlib.metadata.version("xgboost")
+    except importlib.metadata.PackageNotFoundError:
+        return (0, 0)
+    match = re.match(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)

@@ -78,9 +78,15 @@ class Redactor:
 
 
 def spark_conf(spark: Any) -> dict[str, str]:
-    """The session's Spark conf: the context's settings plus runtime (SQL) settings."""
-    conf = dict(spark.sparkContext.getConf().getAll())
-    with contextlib.suppress(Exception):  # Spark Connect or an older pyspark
+    """The session's Spark conf: the context's settings plus runtime (SQL) settings.
+
+    A Spark Connect session has no context on the client: its runtime conf, as the server
+    reports it, is all there is.
+    """
+    conf: dict[str, str] = {}
+    with contextlib.suppress(AttributeError):  # Spark Connect: no SparkContext
+        conf.update(spark.sparkContext.getConf().getAll())
+    with contextlib.suppress(Exception):  # an older pyspark
         conf.update(spark.conf.getAll)
     return conf
 

@@ -227,7 +227,7 @@ class MlflowTracker(Callback):
     # -- what is logged -----------------------------------------------------------------
     def _search_params(self, conf: Mapping[str, str]) -> dict[str, str]:
         params: dict[str, Any] = {**self.settings.described(), "parallelism": self._parallelism}
-        params["spark.master"] = self.spark.sparkContext.master
+        params["spark.master"] = conf.get("spark.master", "unknown")
         params["spark.version"] = self.spark.version
         params.update(self._redactor.conf(relevant_conf(conf)))
         if self.label is not None:

@@ -1,36 +1,15 @@
 """The words a job spec may use: evaluator kinds and metrics, distributions, data formats.
 
-Kept in one place: the models (:mod:`sparktune.jobs.config.spec` and its sections), their
+The metrics are the evaluators' own (:data:`sparktune.spark.checks.METRICS`). Kept in one
+place: the models (:mod:`sparktune.jobs.config.spec` and its sections), their
 error messages and the JSON Schema all read them from here.
 """
 
 from __future__ import annotations
 
-#: Evaluator kinds and the metric names Spark accepts for each.
-METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "regression": ("RegressionEvaluator", ("rmse", "mse", "r2", "mae", "var")),
-    "binary": ("BinaryClassificationEvaluator", ("areaUnderROC", "areaUnderPR")),
-    "multiclass": (
-        "MulticlassClassificationEvaluator",
-        (
-            "f1",
-            "accuracy",
-            "weightedPrecision",
-            "weightedRecall",
-            "weightedTruePositiveRate",
-            "weightedFalsePositiveRate",
-            "weightedFMeasure",
-            "truePositiveRateByLabel",
-            "falsePositiveRateByLabel",
-            "precisionByLabel",
-            "recallByLabel",
-            "fMeasureByLabel",
-            "logLoss",
-            "hammingLoss",
-        ),
-    ),
-    "clustering": ("ClusteringEvaluator", ("silhouette",)),
-}
+from sparktune.spark.checks import METRICS
+
+__all__ = ["DISTRIBUTIONS", "FORMATS", "METRICS", "NAME_PATTERN"]
 
 #: Distributions of the search space and the arguments each takes (choice: a list of values).
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {

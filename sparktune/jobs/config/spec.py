@@ -53,13 +53,27 @@ class OutputSpec(Section):
     """Finished trials, for --resume (default: checkpoint.json beside results or model)."""
 
 
+def _connect_address(value: str) -> str:
+    if not value.startswith("sc://") or len(value) <= len("sc://"):
+        raise issue(f"expected a Spark Connect address such as sc://host:15002, got {value!r}")
+    return value
+
+
 class SparkSpec(Section):
     """The Spark master and conf for ``sparktune run`` (``submit`` passes them to spark-submit)."""
 
     master: Text | None = None
     """The Spark master, e.g. local[4] (default: embedded local Spark)."""
+    remote: Annotated[Text, AfterValidator(_connect_address)] | None = None
+    """A Spark Connect server to run on instead, e.g. sc://host:15002 (not with master)."""
     conf: Settings = {}
     """Spark conf, e.g. {spark.driver.memory: 8g}."""
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SparkSpec:
+        if self.master is not None and self.remote is not None:
+            raise issue("give `master` (classic Spark) or `remote` (Spark Connect), not both")
+        return self
 
 
 class JobSpec(Section):
