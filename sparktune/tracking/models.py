@@ -1,6 +1,7 @@
 """Logging the refit best model: Spark flavor, signature, input example, pip requirements.
 
-The model is saved with ``mlflow.spark.save_model`` to a local temporary directory and
+The model is saved with ``mlflow.spark.save_model`` to a local temporary directory (on the
+caller's thread: a Spark Connect model is written through that thread's session) and
 uploaded with ``MlflowClient.log_artifacts`` to the parent run, by run id and tracking URI.
 (``mlflow.spark.log_model`` would log to the fluent API's active run in the process-wide
 tracking URI, which another thread may be using.) Giving the pip requirements spares MLflow
@@ -73,31 +74,45 @@ def signature_and_example(model: Any, data: DataFrame | None, label: str | None)
         return None, None
 
 
-def log_model(
-    client: MlflowClient,
-    run_id: str,
-    model: Any,
-    *,
-    signature: Any,
-    input_example: Any,
-    requirements: list[str],
-) -> None:
-    """Save ``model`` in the Spark flavor and upload it to ``run_id``'s :data:`MODEL_PATH`."""
+def save_model(
+    model: Any, *, signature: Any, input_example: Any, requirements: list[str]
+) -> tempfile.TemporaryDirectory[str]:
+    """Save ``model`` in the Spark flavor to a new temporary folder, on the calling thread.
+
+    The calling thread matters on Spark Connect: a model is written through the thread's
+    active session, and the tracker's writer thread has none. The folder's ``model``
+    subfolder holds the saved model until :func:`upload_model` sends it.
+    """
     import mlflow.spark
     from mlflow.models import Model
 
-    description = Model(artifact_path=MODEL_PATH, run_id=run_id)
-    with tempfile.TemporaryDirectory(prefix="sparktune-model-") as folder:
-        local = os.path.join(folder, MODEL_PATH)
+    folder = tempfile.TemporaryDirectory(prefix="sparktune-model-")
+    try:
         mlflow.spark.save_model(
             model,
-            local,
-            mlflow_model=description,
+            os.path.join(folder.name, MODEL_PATH),
+            mlflow_model=Model(artifact_path=MODEL_PATH),
             signature=signature,
             input_example=input_example,
             pip_requirements=requirements,
         )
-        client.log_artifacts(run_id, local, MODEL_PATH)
+    except BaseException:
+        folder.cleanup()
+        raise
+    return folder
+
+
+def upload_model(
+    client: MlflowClient, run_id: str, folder: tempfile.TemporaryDirectory[str]
+) -> None:
+    """Name ``run_id`` in the saved model's MLmodel and upload it to :data:`MODEL_PATH`."""
+    from mlflow.models import Model
+
+    local = os.path.join(folder.name, MODEL_PATH)
+    description = Model.load(local)
+    description.run_id = run_id
+    description.save(os.path.join(local, "MLmodel"))
+    client.log_artifacts(run_id, local, MODEL_PATH)
     try:
         # Private, and unavoidable for the run to list its model (the "mlflow.log-model.history"
         # tag, shown by the MLflow UI): no public API records a model logged as artifacts.

@@ -55,9 +55,10 @@ from sparktune.tracking.artifacts import log_files, search_files
 from sparktune.tracking.autolog import autolog_paused
 from sparktune.tracking.models import (
     installed_version,
-    log_model,
     pip_requirements,
+    save_model,
     signature_and_example,
+    upload_model,
 )
 from sparktune.tracking.records import (
     MAX_PARAM_LENGTH,
@@ -189,7 +190,10 @@ class MlflowTracker(Callback):
         )
         self._writer.submit(Job("the results table and plots", self._artifact_action(artifacts)))
         if best_model is not None and self.options.log_model:
-            self._writer.submit(Job("the best model", self._model_action(best_model)))
+            try:
+                self._writer.submit(Job("the best model", self._model_action(best_model)))
+            except Exception as exc:  # the search and its other records still get logged
+                logger.warning("MLflow: could not save the best model: %s", describe_error(exc))
         self.close(status)
 
     def close(self, status: str = "FAILED") -> None:
@@ -362,18 +366,14 @@ class MlflowTracker(Callback):
 
     def _model_action(self, model: Any) -> Callable[[], None]:
         signature, example = signature_and_example(model, self.data, self.label)
-        requirements = pip_requirements(model)
+        saved = save_model(
+            model, signature=signature, input_example=example, requirements=pip_requirements(model)
+        )
 
         def action() -> None:
             self._ensure_parent()
-            log_model(
-                self._mlflow(),
-                self.run_id,
-                model,
-                signature=signature,
-                input_example=example,
-                requirements=requirements,
-            )
+            upload_model(self._mlflow(), self.run_id, saved)
+            saved.cleanup()
 
         return action
 
