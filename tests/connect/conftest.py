@@ -23,7 +23,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
-from connect.connect_server import ConnectServer, start_connect_server
+from connect.connect_server import MAX_STORAGE_SIZE, ConnectServer, start_connect_server
 from sparktune.jobs.datasets import load_diamonds
 
 CONNECT_DIR = Path(__file__).parent
@@ -72,3 +72,21 @@ def small_diamonds(spark):
     assert df.count() > 300
     yield df
     df.unpersist()
+
+
+@pytest.fixture
+def ml_cache_limit(spark):
+    """Bound this session's server-side ML model cache to ``n`` bytes for one test.
+
+    ``MAX_STORAGE_SIZE`` is a session conf the client may set: a fit that would take the
+    cache past it fails with ``CONNECT_ML.ML_CACHE_SIZE_OVERFLOW_EXCEPTION``, so a test of
+    model release sets it low (about 6 KB per 3-feature LinearRegressionModel: 20000 bytes
+    let 3 such models live). Models cached by earlier tests on this session count too.
+    The session's default (10g) is restored after the test.
+    """
+
+    def set_limit(n: int) -> None:
+        spark.conf.set(MAX_STORAGE_SIZE, str(n))
+
+    yield set_limit
+    spark.conf.unset(MAX_STORAGE_SIZE)
