@@ -1,9 +1,15 @@
-"""One real local SparkSession for the whole test session, small and quiet."""
+"""One real local SparkSession for the whole test session, small and quiet.
+
+The Spark Connect tests (``tests/connect``) need a pytest process of their own (a Connect
+session switches ``pyspark.ml`` to Connect for the whole process): a run not pointed at
+that folder does not collect it, and ``make test`` runs it as a second process.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from pyspark.ml import Pipeline
@@ -13,6 +19,25 @@ from sparktune.jobs.datasets import load_diamonds
 from sparktune.spark.session import get_session
 
 os.environ["PYSPARK_PYTHON"] = sys.executable
+
+CONNECT_DIR = Path(__file__).parent / "connect"
+
+
+def _targets_connect(config) -> bool:
+    """Whether this run was pointed at ``tests/connect`` (or something inside it)."""
+    base = config.invocation_params.dir
+    for arg in config.args:
+        path = (base / arg.split("::")[0]).resolve()
+        if path == CONNECT_DIR or CONNECT_DIR in path.parents:
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Leave ``tests/connect`` out of every run that was not pointed at it."""
+    if collection_path == CONNECT_DIR and not _targets_connect(config):
+        return True
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Spark Connect tests: run in their own pytest process (``pytest tests/connect``)."""
