@@ -57,9 +57,9 @@ def main(rounds: int = ROUNDS) -> dict[str, float]:
     print(f"Spark Connect, diamonds: {data.count()} rows, 9 param maps x 3 folds, local[2]")
     contenders = {
         "pyspark CrossValidator(parallelism=2)": lambda: pt.CrossValidator(**common).fit(data),
-        "sparktune CrossValidator(parallelism=2)": lambda: sparktune.CrossValidator(
-            **common
-        ).fit(data),
+        "sparktune CrossValidator(parallelism=2)": lambda: sparktune.CrossValidator(**common).fit(
+            data
+        ),
     }
     (tp, mp), (ts, ms) = best_of(contenders, rounds).values()
     out = {

@@ -92,7 +92,12 @@ class ConnectPort:
     def in_thread(
         self, task: Callable[[], T], tags: Sequence[str], description: str
     ) -> Callable[[], T]:
-        """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends."""
+        """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends.
+
+        ``inheritable_thread_target`` makes the session the pool thread's active one: a
+        released model is deleted from the server through the thread's active session, and
+        without one the delete is silently skipped (the server's model cache would fill).
+        """
         spark = self.spark
 
         def tagged() -> T:
@@ -104,7 +109,7 @@ class ConnectPort:
                 for tag in tags:
                     spark.removeTag(tag)
 
-        return tagged
+        return inheritable_thread_target(spark)(tagged)
 
     def cancel(self, tag: str) -> None:
         """Interrupt the operations carrying ``tag`` on the server."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
+from pyspark.sql.utils import is_remote
 
 from sparktune.core.errors import describe_error
 
@@ -80,22 +82,37 @@ def save_model(
     """Save ``model`` in the Spark flavor to a new temporary folder, on the calling thread.
 
     The calling thread matters on Spark Connect: a model is written through the thread's
-    active session, and the tracker's writer thread has none. The folder's ``model``
-    subfolder holds the saved model until :func:`upload_model` sends it.
+    active session, and the tracker's writer thread has none. MLflow's Spark flavor cannot
+    save a Connect model (it needs a local JVM): such a model is saved in pyspark's own
+    format instead, which the *server* writes, so it reaches the folder only when the
+    server shares this machine's file system. The folder's ``model`` subfolder holds the
+    saved model until :func:`upload_model` sends it.
     """
     import mlflow.spark
     from mlflow.models import Model
 
     folder = tempfile.TemporaryDirectory(prefix="sparktune-model-")
+    local = os.path.join(folder.name, MODEL_PATH)
     try:
-        mlflow.spark.save_model(
-            model,
-            os.path.join(folder.name, MODEL_PATH),
-            mlflow_model=Model(artifact_path=MODEL_PATH),
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=requirements,
-        )
+        try:
+            mlflow.spark.save_model(
+                model,
+                local,
+                mlflow_model=Model(artifact_path=MODEL_PATH),
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=requirements,
+            )
+        except AttributeError as exc:  # MLflow's Spark flavor reaches for a local JVM
+            if not is_remote():
+                raise
+            logger.warning(
+                "MLflow's Spark flavor cannot save a Spark Connect model (%s); logging it "
+                "in pyspark's own format instead (load it with PipelineModel.load)",
+                describe_error(exc),
+            )
+            shutil.rmtree(local, ignore_errors=True)
+            model.write().overwrite().save(local)  # written by the server, see above
     except BaseException:
         folder.cleanup()
         raise
@@ -109,6 +126,9 @@ def upload_model(
     from mlflow.models import Model
 
     local = os.path.join(folder.name, MODEL_PATH)
+    if not os.path.exists(os.path.join(local, "MLmodel")):  # pyspark's own format
+        client.log_artifacts(run_id, local, MODEL_PATH)
+        return
     description = Model.load(local)
     description.run_id = run_id
     description.save(os.path.join(local, "MLmodel"))

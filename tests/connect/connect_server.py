@@ -21,19 +21,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyspark
+from cluster import SPARK_HOME, spark_env
 from servers import free_port
 
 logger = logging.getLogger(__name__)
 
-SPARK_HOME = Path(pyspark.__file__).parent
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 #: The server-side ML model cache's bound (bytes, per client session; default 10g). A fit
@@ -52,14 +50,8 @@ DEFAULT_CONFS: dict[str, str] = {
 
 
 def server_env() -> dict[str, str]:
-    """Environment for the server: loopback only, and Python workers on this interpreter."""
-    env = dict(os.environ)
-    env.update(
-        SPARK_HOME=str(SPARK_HOME),
-        SPARK_LOCAL_IP="127.0.0.1",
-        PYSPARK_PYTHON=sys.executable,
-        PYSPARK_DRIVER_PYTHON=sys.executable,
-    )
+    """The loopback cluster's environment (cluster.spark_env), never a Connect client's."""
+    env = spark_env()
     # A client-side setting in this process must not make the server think it is a client.
     for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
         env.pop(name, None)

@@ -30,13 +30,11 @@ NUMERIC = ["carat", "depth", "table", "x", "y", "z"]
 
 
 @pytest.fixture(scope="module")
-def data(connect_diamonds):
+def data(small_diamonds):
     """A few hundred diamonds with a fold column, cached on the server for this module."""
-    df = (
-        connect_diamonds.limit(400)
-        .withColumn("fold", (F.abs(F.hash("carat", "depth", "x")) % 3).cast("int"))
-        .cache()
-    )
+    df = small_diamonds.withColumn(
+        "fold", (F.abs(F.hash("carat", "depth", "x")) % 3).cast("int")
+    ).cache()
     df.count()
     yield df
     df.unpersist()
@@ -54,6 +52,14 @@ def pipeline(**lr_params):
 
 def rmse():
     return RegressionEvaluator(labelCol="price", metricName="rmse")
+
+
+def search_reg_param(data, **options):
+    """tune() over LinearRegression.regParam, 2 trials in flight, untracked."""
+    pipe, _ = pipeline()
+    space = {"LinearRegression.regParam": hp.loguniform("reg", -6, 2)}
+    options = {"parallelism": 2, "tracking": False, "progress": False, **options}
+    return sparktune.tune(pipe, space, data, rmse(), **options)
 
 
 def relative(a, b):
@@ -91,25 +97,12 @@ def test_train_validation_split_matches_pysparks(data):
 
 
 def test_tpe_keeps_two_trials_in_flight(data):
-    pipe, _ = pipeline()
-    result = sparktune.tune(
-        pipe,
-        {"LinearRegression.regParam": hp.loguniform("reg", -6, 2)},
-        data,
-        rmse(),
-        strategy="tpe",
-        max_trials=6,
-        parallelism=2,
-        num_folds=2,
-        tracking=False,
-        progress=False,
-    )
+    result = search_reg_param(data, strategy="tpe", max_trials=6, num_folds=2)
     trials = result.trials
     assert len(trials) == 6 and all(t.state is TrialState.COMPLETE for t in trials)
     # Two trials ran on the server at once: their intervals overlap by more than a fit.
     overlaps = [
-        min(a.finished, b.finished) - max(a.started, b.started)
-        for a, b in zip(trials, trials[1:])
+        min(a.finished, b.finished) - max(a.started, b.started) for a, b in zip(trials, trials[1:])
     ]
     shortest_fit = min(f.fit_time for t in trials for f in t.folds)
     assert max(overlaps) > shortest_fit > 0
@@ -123,7 +116,7 @@ def test_timeout_interrupts_running_fits_and_releases_the_folds(data):
         def on_search_start(self, engine):
             self.objective = engine.objective
 
-        def on_trial_start(self, number, candidate):
+        def on_trial_end(self, trial):  # cancelled trials end before the cache closes
             cached.extend(f for e in self.objective.cache.entries() for f in e.frames)
 
     gbt = GBTRegressor(featuresCol="features", labelCol="price", maxIter=200, maxDepth=6)
@@ -169,8 +162,8 @@ def test_a_failing_candidate_is_recorded_not_fatal(data):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"evaluator": RegressionEvaluator(labelCol="price", metricName="rsme")}, "rsme"),
-        ({"evaluator": RegressionEvaluator(labelCol="cost")}, "cost"),
+        ({"evaluator": {"labelCol": "price", "metricName": "rsme"}}, "rsme"),
+        ({"evaluator": {"labelCol": "cost"}}, "cost"),
         ({"space": {"LinearRegression.regParm": [0.1]}}, "regParm"),
         ({"parallelism": 0}, "parallelism must be a positive integer"),
     ],
@@ -179,12 +172,13 @@ def test_bad_input_gets_the_classic_errors(data, change, message):
     pipe, _ = pipeline()
     arguments = dict(
         space={"LinearRegression.regParam": [0.1]},
-        evaluator=rmse(),
+        evaluator={"labelCol": "price"},
         strategy="grid",
         tracking=False,
         progress=False,
     )
     arguments.update(change)
+    arguments["evaluator"] = RegressionEvaluator(**arguments["evaluator"])
     with pytest.raises(ValidationError, match=message):
         sparktune.tune(pipe, arguments.pop("space"), data, arguments.pop("evaluator"), **arguments)
 
@@ -204,3 +198,46 @@ def test_xgboost_on_connect_names_the_version_it_needs(data):
             tracking=False,
             progress=False,
         )
+
+
+def test_a_long_search_leaves_the_servers_model_cache_where_it_started(data, ml_cache_limit):
+    # About five small models fit under this limit: a search that kept its candidates'
+    # models (100 trials, 2 at a time) would overflow the cache and fail its trials.
+    ml_cache_limit(40_000)
+    result = search_reg_param(
+        data, strategy="random", max_trials=100, train_ratio=0.75, train_metrics=False
+    )
+    errors = {t.error for t in result.trials if t.state is not TrialState.COMPLETE}
+    assert len(result.trials) == 100 and not errors, errors
+    assert result.best_model.transform(data).count() == 400
+
+
+def test_a_job_spec_runs_on_the_server_it_names_and_logs_to_mlflow(connect_server, tmp_path):
+    from mlflow import MlflowClient
+
+    from sparktune.jobs import cli
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    overrides = {
+        "spark.remote": connect_server.url,
+        "data.limit": "600",
+        "search.space.lr.regParam": "[0.1, 1.0]",
+        "search.space.lr.elasticNetParam": "[0.0]",
+        "evaluation.folds": "2",
+        "tracking.uri": store,
+        "output.model": str(tmp_path / "model"),
+        "output.results": str(tmp_path / "results.csv"),
+    }
+    sets = [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
+    assert cli.main(["run", "conf/examples/diamonds_grid.yaml", *sets, "--no-progress"]) == 0
+    assert (tmp_path / "results.csv").read_text().count("\n") == 3  # header + 2 trials
+    client = MlflowClient(store)
+    (parent,) = [
+        run
+        for run in client.search_runs(
+            ["0", *[e.experiment_id for e in client.search_experiments()]]
+        )
+        if "mlflow.parentRunId" not in run.data.tags
+    ]
+    assert parent.data.params["spark.master"]  # read without a SparkContext
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"model", "results.csv"}
