@@ -175,7 +175,8 @@ def evaluate(
     )
     hooks = [*callbacks, *port.leftovers()]
     engine = Engine(objective, port, concurrency.parallelism, settings.error_policy, hooks)
-    return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
+    with port.searching():
+        return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
 
 
 def best_trial(outcome: Outcome, larger_is_better: bool) -> Trial:

@@ -15,8 +15,9 @@ differs between the two kinds of session, and nothing else in sparktune branches
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pyspark.sql import SparkSession
@@ -25,7 +26,7 @@ from pyspark.util import inheritable_thread_target
 from sparktune.core.callbacks import Callback
 from sparktune.spark.cache import default_cache_budget
 from sparktune.spark.cleanup import ReleaseLeftovers
-from sparktune.spark.session import interpreted_session
+from sparktune.spark.session import INTERPRETED, interpreted_session
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,11 @@ class ClassicPort:
         """The callback that unpersists what interrupted fits left persisted."""
         return [ReleaseLeftovers(self.spark)]
 
+    @contextlib.contextmanager
+    def searching(self) -> Iterator[None]:
+        """Nothing to change for the search: candidates have their own (cloned) session."""
+        yield
+
 
 class ConnectPort:
     """Runs fold tasks under session tags on a Spark Connect session; cancels by tag."""
@@ -129,6 +135,25 @@ class ConnectPort:
         """None: the client cannot list the server's persisted RDDs."""
         logger.debug("Spark Connect: data left by interrupted fits is the server's to release")
         return []
+
+    @contextlib.contextmanager
+    def searching(self) -> Iterator[None]:
+        """Run the session's queries uncompiled while the search runs, then restore it.
+
+        The session cannot be cloned, so the interpreted mode the classic port gives only to
+        candidates (see ``interpreted_session``) is set on the session itself for the
+        search; a ``spark.sql.codegen.factoryMode`` the user set wins.
+        """
+        key, value = INTERPRETED
+        conf = self.spark.conf
+        if conf.get(key, None) is not None:
+            yield
+            return
+        conf.set(key, value)
+        try:
+            yield
+        finally:
+            conf.unset(key)
 
 
 def port_for(spark: Any) -> ClassicPort | ConnectPort:

@@ -96,8 +96,9 @@ def test_train_validation_split_matches_pysparks(data):
     assert all(relative(a, b) < 1e-4 for a, b in pairs)
 
 
-def test_tpe_keeps_two_trials_in_flight(data):
+def test_tpe_keeps_two_trials_in_flight_and_restores_the_session(spark, data):
     result = search_reg_param(data, strategy="tpe", max_trials=6, num_folds=2)
+    assert spark.conf.get("spark.sql.codegen.factoryMode", None) is None
     trials = result.trials
     assert len(trials) == 6 and all(t.state is TrialState.COMPLETE for t in trials)
     # Two trials ran on the server at once: their intervals overlap by more than a fit.
