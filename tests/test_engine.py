@@ -305,3 +305,21 @@ def test_stoppers_refuse_bad_limits_with_their_names():
         engine(parallelism=0)
     with pytest.raises(ValueError, match="error_policy must be one of"):
         engine(policy="ignore")
+
+
+def test_a_callback_written_before_on_search_end_took_the_error_still_runs():
+    class Old(Callback):
+        def __init__(self):
+            self.ended = None
+
+        def on_search_end(self, trials):
+            self.ended = len(trials)
+
+    old = Old()
+    engine(callbacks=[old])[0].run(candidates({"x": 1}, {"x": 2}))
+    assert old.ended == 2
+
+
+def test_a_timeout_that_is_not_a_finite_number_is_refused():
+    with pytest.raises(ValueError, match="timeout must be positive seconds"):
+        stoppers(timeout=float("nan"))

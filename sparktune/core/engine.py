@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
+import inspect
 import logging
 import math
 import time
@@ -50,6 +51,20 @@ class Outcome:
     stop_reason: str
     elapsed: float
     parallelism: int = 1
+
+
+def _arity(method: Any, given: int) -> int:
+    """How many of ``given`` arguments ``method`` takes: callbacks written before
+    ``on_search_end`` got its ``error`` argument take only the trials."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return given
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return given
+    return min(
+        given, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    )
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -94,7 +109,8 @@ class Engine:
         started = time.time()
         for stopper in stoppers:
             stopper.start(started)
-        deadline = min((s.deadline() for s in stoppers), default=math.inf)
+        timing = min(stoppers, key=lambda s: s.deadline(), default=None)
+        deadline = timing.deadline() if timing is not None else math.inf
         pool = cf.ThreadPoolExecutor(self.parallelism, thread_name_prefix="sparktune")
         running: dict[int, _Running] = {}
         asked, reason = len(resumed), "exhausted"
@@ -121,8 +137,8 @@ class Engine:
                 if not running:
                     break
                 remaining = deadline - time.time()
-                if remaining <= 0:
-                    reason = "timeout"
+                if remaining <= 0 and timing is not None:
+                    reason = timing.reason
                     break
                 futures = [f for r in running.values() for f in r.futures if not f.done()]
                 if futures:
@@ -255,8 +271,9 @@ class Engine:
 
     def _notify(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
+            method = getattr(callback, hook)
             try:
-                getattr(callback, hook)(*args)
+                method(*args[: _arity(method, len(args))])
             except Exception:
                 logger.exception("callback %s.%s failed", type(callback).__name__, hook)
 

@@ -56,7 +56,8 @@ class Timeout(Stopper):
     reason = "timeout"
 
     def __init__(self, seconds: float) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not number or not math.isfinite(seconds) or seconds <= 0:
             raise ValidationError(f"timeout must be positive seconds, got {seconds!r}.")
         self.seconds = float(seconds)
         self._deadline = math.inf
@@ -79,6 +80,10 @@ class EarlyStopping(Stopper):
         if not _positive_int(patience):
             raise ValidationError(f"early_stopping must be >= 1 trials, got {patience!r}.")
         self.patience = patience
+        self.since_best = 0
+
+    def start(self, now: float) -> None:
+        """Count from zero."""
         self.since_best = 0
 
     def may_ask(self, asked: int) -> bool:

@@ -94,6 +94,7 @@ class _SparktuneParams(Params):
             refit=lambda best: refit(est, dataset, epm[best.number]),
             tracking=getattr(self, "tracking", None),
             callbacks=getattr(self, "callbacks", []),
+            raise_refit_error=policy is ErrorPolicy.RAISE,
         )
 
     @staticmethod

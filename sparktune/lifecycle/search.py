@@ -23,7 +23,7 @@ from sparktune.core.engine import Engine, Outcome
 from sparktune.core.errors import SearchFailedError
 from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
-from sparktune.core.settings import ErrorPolicy, SearchSettings
+from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.refit import refit_best
 from sparktune.lifecycle.result import TuneResult
@@ -82,12 +82,13 @@ def run_search(
     progress: bool = False,
     cache_budget: int | None = None,
     resumed: Sequence[Trial] = (),
+    raise_refit_error: bool = False,
 ) -> TuneResult:
     """Evaluate what ``strategy`` asks for, then refit the best trial with ``refit``.
 
     Raises SearchFailedError when no trial completed; a failed refit raises RefitError with
-    the results (or, under the raise policy, the refit's own error). ``resumed`` are trials
-    finished earlier (a checkpoint), kept without running again.
+    the results (``raise_refit_error``: the refit's own error, as pyspark's validators do).
+    ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
     """
     tracker = None
     if tracking is not None:
@@ -101,12 +102,28 @@ def run_search(
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
     outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    try:
+        return _conclude(settings, outcome, refit, tracker, raise_refit_error)
+    except BaseException as exc:  # the parent run never stays open (a no-op once closed)
+        if tracker is not None:
+            tracker.close("FAILED" if isinstance(exc, Exception) else "KILLED")
+        raise
+
+
+def _conclude(
+    settings: SearchSettings,
+    outcome: Outcome,
+    refit: Callable[[Trial], Any] | None,
+    tracker: MlflowTracker | None,
+    raise_refit_error: bool,
+) -> TuneResult:
+    """Pick the best trial, refit it, build the result and finish the tracker."""
     best = best_trial(outcome, settings.larger_is_better)
     results = results_frame(outcome.trials, settings.metrics, settings.larger_is_better)
     results.attrs["parallelism"] = outcome.parallelism
     model = None
     if refit is not None:
-        wrap = settings.error_policy is not ErrorPolicy.RAISE
+        wrap = not raise_refit_error
         model = refit_best(lambda: refit(best), best, results, tracker, wrap=wrap)
     logger.info(
         "search ended (%s) after %d trials in %.1f s; best %s = %.6g with %s",

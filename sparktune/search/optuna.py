@@ -254,17 +254,18 @@ class OptunaSearch:
 
     def _draw(self, label: str, dist: BaseDistribution) -> Any:
         """A random value of ``dist`` (uniform; log-uniform for a log distribution)."""
-        from optuna.distributions import CategoricalDistribution
+        from optuna.distributions import CategoricalDistribution, IntDistribution
 
         rng = self._rng
         if isinstance(dist, CategoricalDistribution):
             return dist.choices[int(rng.integers(len(dist.choices)))]
+        if dist.log:
+            value = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
+            return int(round(value)) if isinstance(dist, IntDistribution) else value
         if dist.step is not None:
             return dist.low + dist.step * int(
                 rng.integers(round((dist.high - dist.low) / dist.step) + 1)
             )
-        if dist.log:
-            return math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
         return float(rng.uniform(dist.low, dist.high))
 
     def _params(self, assignment: Mapping[str, Any]) -> dict[str, Any]:

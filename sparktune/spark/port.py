@@ -8,9 +8,10 @@ differs between the two kinds of session, and nothing else in sparktune branches
 - :class:`ClassicPort`: Spark's thread-local job tags (``SparkContext.addJobTag``) carried
   to pool threads by ``inheritable_thread_target``, cancel with ``cancelJobsWithTag``;
   candidates fit in the interpreted clone of the session.
-- :class:`ConnectPort`: session tags (``SparkSession.addTag``, per thread and not inherited
-  by new threads, so each fold task sets its own and removes them when it ends), cancel with
-  ``interruptTag``; no clone, no JVM-side cache statistics (see :func:`port_for`).
+- :class:`ConnectPort`: session tags (``SparkSession.addTag``, thread-local: each fold task
+  adds its trial's tags on its pool thread and removes them when it ends, since pool
+  threads are reused), cancel with ``interruptTag``; no clone (the session runs uncompiled
+  while the search runs instead), no server-side cache statistics.
 """
 
 from __future__ import annotations
@@ -100,9 +101,11 @@ class ConnectPort:
     ) -> Callable[[], T]:
         """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends.
 
-        ``inheritable_thread_target`` makes the session the pool thread's active one: a
-        released model is deleted from the server through the thread's active session, and
-        without one the delete is silently skipped (the server's model cache would fill).
+        ``inheritable_thread_target`` makes the session the pool thread's active one (and
+        carries the caller's own tags there): a released model is deleted from the server
+        through the thread's active session, and without one the delete is silently skipped
+        (the server's model cache would fill). Connect has no job descriptions: the tags
+        name the search and the trial.
         """
         spark = self.spark
 
@@ -153,7 +156,8 @@ class ConnectPort:
         try:
             yield
         finally:
-            conf.unset(key)
+            if conf.get(key, None) == value:  # unless someone set it meanwhile
+                conf.unset(key)
 
 
 def port_for(spark: Any) -> ClassicPort | ConnectPort:

@@ -180,6 +180,9 @@ def plan_concurrency(
     if not xgb.xgboost_stages(stages, options):
         return Concurrency(parallelism)
     check_classic(spark)
+    if not isinstance(spark, SparkSession):  # Spark Connect (xgboost 3.3+): no slot view
+        logger.info("Spark Connect: XGBoost's barrier fits are not checked against task slots")
+        return Concurrency(parallelism)
     sc = spark.sparkContext
     check_barrier_conf(dict(sc.getConf().getAll()), bool(sc._jsc.sc().isLocal()))
     need, owner = fit_slots(stages, options)

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
-from pyspark.sql.utils import is_remote
 
 from sparktune.core.errors import describe_error
 
@@ -104,7 +103,7 @@ def save_model(
                 pip_requirements=requirements,
             )
         except AttributeError as exc:  # MLflow's Spark flavor reaches for a local JVM
-            if not is_remote():
+            if not _fitted_on_connect(model):
                 raise
             logger.warning(
                 "MLflow's Spark flavor cannot save a Spark Connect model (%s); logging it "
@@ -139,6 +138,15 @@ def upload_model(
         client._record_logged_model(run_id, description)
     except Exception as exc:  # the model is logged; only the run's listing of it is missing
         logger.warning("MLflow: could not record the model on run %s: %s", run_id, exc)
+
+
+def _fitted_on_connect(model: Any) -> bool:
+    """Whether ``model`` lives on a Spark Connect server (a stage refers to it remotely)."""
+    from pyspark.ml.util import RemoteModelRef
+
+    return any(
+        isinstance(getattr(stage, "_java_obj", None), RemoteModelRef) for stage in _stages(model)
+    )
 
 
 def _stages(model: Any) -> Iterator[Any]:

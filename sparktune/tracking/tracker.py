@@ -373,7 +373,7 @@ class MlflowTracker(Callback):
         def action() -> None:
             self._ensure_parent()
             upload_model(self._mlflow(), self.run_id, saved)
-            saved.cleanup()
+            saved.cleanup()  # a job never run or given up on leaves it to the finalizer
 
         return action
 
