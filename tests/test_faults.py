@@ -57,6 +57,11 @@ result = sparktune.tune(
     RegressionEvaluator(labelCol="y"), strategy="grid", num_folds=2, parallelism=2,
     tracking=False, progress=False, checkpoint=checkpoint,
 )
+# The driver learns of the lost executor from the master, which may come after a short
+# search has ended: give it (bounded) time, so the count says whether it was noticed.
+deadline = __import__("time").monotonic() + 60
+while executors() >= before and __import__("time").monotonic() < deadline:
+    __import__("time").sleep(0.5)
 json.dump({
     "executors_before": before,
     "executors_after": executors(),
