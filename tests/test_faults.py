@@ -35,8 +35,8 @@ spark = (
 )
 sc = spark.sparkContext
 
-def executors():
-    return sc._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+def executors():  # active executors, as Spark's status store knows them (minus the driver)
+    return len(sc.statusTracker().getExecutorInfos()) - 1
 
 deadline = __import__("time").monotonic() + 120
 while executors() < 2 and __import__("time").monotonic() < deadline:
@@ -57,8 +57,8 @@ result = sparktune.tune(
     RegressionEvaluator(labelCol="y"), strategy="grid", num_folds=2, parallelism=2,
     tracking=False, progress=False, checkpoint=checkpoint,
 )
-# The driver learns of the lost executor from the master, which may come after a short
-# search has ended: give it (bounded) time, so the count says whether it was noticed.
+# The loss reaches the status store through the listener bus, which may lag a short
+# search's end: give it (bounded) time, so the count says whether it was noticed.
 deadline = __import__("time").monotonic() + 60
 while executors() >= before and __import__("time").monotonic() < deadline:
     __import__("time").sleep(0.5)
