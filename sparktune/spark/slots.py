@@ -99,7 +99,7 @@ def check_classic(spark: object) -> None:
     """Fail on a Spark Connect session unless the installed xgboost trains there (3.3+)."""
     if isinstance(spark, SparkSession):
         return
-    installed = xgb.installed_version()
+    installed = xgb.xgboost_version()
     if installed >= XGBOOST_CONNECT:
         return
     needed = ".".join(map(str, XGBOOST_CONNECT))

@@ -116,7 +116,7 @@ def refit(
     return estimator.fit(data, params=fit_map)
 
 
-def installed_version() -> tuple[int, int]:
+def xgboost_version() -> tuple[int, int]:
     """The installed xgboost's (major, minor) version, (0, 0) when it is not installed."""
     try:
         text = importlib.metadata.version("xgboost")
