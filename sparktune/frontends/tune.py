@@ -20,12 +20,15 @@ from pyspark.sql import DataFrame
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.errors import ValidationError
 from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
+from sparktune.frontends.local import tune_local
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
 from sparktune.search import GridSearch, make_strategy, strategy_name
 from sparktune.search.describe import describe_space
+from sparktune.search.sklearn_space import is_sklearn_estimator
 from sparktune.search.space import resolve
 from sparktune.spark import xgb
+from sparktune.spark.local_data import MAX_COLLECT_ROWS
 from sparktune.spark.pipeline import describe_estimator
 from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
@@ -63,6 +66,9 @@ def tune(
     cache_budget: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    label: str | None = None,
+    features: Sequence[str] | None = None,
+    max_collect_rows: int = MAX_COLLECT_ROWS,
 ) -> TuneResult:
     """Search ``space`` for the params of ``estimator`` that score best on ``data``.
 
@@ -91,9 +97,44 @@ def tune(
       (:mod:`sparktune.tracking.checkpoint`); with ``resume=True`` its finished trials are kept, not
       run again, and count toward ``max_trials``.
 
+    A scikit-learn-compatible ``estimator`` (``get_params``/``set_params``/``fit``) is tuned
+    with each (trial x fold) as one Spark task (:mod:`sparktune.frontends.local`): the space
+    uses its ``get_params`` names, ``evaluator`` is a scorer name or callable (the metric),
+    ``data`` a pandas or (at most ``max_collect_rows`` rows) Spark DataFrame with the
+    ``label`` column and ``features`` (all other columns by default).
+
     Bad input raises :class:`ValidationError` before any Spark job; a search where no trial
     completes raises :class:`SearchFailedError`.
     """
+    if not isinstance(estimator, Params):
+        if not is_sklearn_estimator(estimator):
+            raise ValidationError(
+                "The estimator must be a pyspark.ml Estimator or Pipeline, or scikit-learn "
+                f"compatible (get_params, set_params and fit), got {type(estimator).__name__}."
+            )
+        spark_only = {
+            "extra_evaluators": bool(extra_evaluators),
+            "validation_data": validation_data is not None,
+            "fold_col": fold_col is not None,
+            "cache_budget": cache_budget is not None,
+        }
+        given = [name for name, on in spark_only.items() if on]
+        if given:
+            raise ValidationError(f"{given} apply to Spark ML estimators only.")
+        return tune_local(
+            estimator, space, data, evaluator, label=label, features=features,
+            max_collect_rows=max_collect_rows, strategy=strategy, max_trials=max_trials,
+            parallelism=parallelism, num_folds=num_folds, train_ratio=train_ratio, seed=seed,
+            timeout=timeout, early_stopping=early_stopping,
+            points_to_evaluate=points_to_evaluate, refit=refit, train_metrics=train_metrics,
+            error_policy=error_policy, tracking=tracking, experiment=experiment,
+            progress=progress, callbacks=callbacks, checkpoint=checkpoint, resume=resume,
+        )  # fmt: skip
+    if label is not None or features is not None:
+        raise ValidationError(
+            "label= and features= are for scikit-learn estimators; a Spark pipeline reads "
+            "its columns from its stages and the evaluator's labelCol."
+        )
     resolved = resolve(estimator, space)
     evaluators = [evaluator, *extra_evaluators]
     metrics, larger_is_better = metrics_of(evaluators)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.engine import Engine, Outcome
@@ -25,6 +25,7 @@ from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
+from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.refit import refit_best
 from sparktune.lifecycle.result import TuneResult
 from sparktune.spark import pipeline, slots, splits
@@ -58,6 +59,11 @@ class SearchProblem:
     validation_data: DataFrame | None = None
 
     @property
+    def spark(self) -> SparkSession:
+        """The session of the data."""
+        return self.data.sparkSession
+
+    @property
     def label(self) -> str | None:
         """The label column the primary evaluator reads, if it has one."""
         evaluator = self.evaluators[0]
@@ -73,7 +79,7 @@ def metrics_of(evaluators: Sequence[Evaluator]) -> tuple[tuple[str, ...], bool]:
 
 def run_search(
     settings: SearchSettings,
-    problem: SearchProblem,
+    problem: SearchProblem | LocalProblem,
     strategy: Strategy,
     *,
     refit: Callable[[Trial], Any] | None,
@@ -89,19 +95,23 @@ def run_search(
     Raises SearchFailedError when no trial completed; a failed refit raises RefitError with
     the results (``raise_refit_error``: the refit's own error, as pyspark's validators do).
     ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
+    A :class:`LocalProblem` (a scikit-learn estimator) is evaluated one Spark task per
+    (candidate x fold); everything else is the same.
     """
     tracker = None
     if tracking is not None:
-        spark = problem.data.sparkSession
         tracker = MlflowTracker(
-            tracking, settings, spark=spark, data=problem.data, label=problem.label
+            tracking, settings, spark=problem.spark, data=problem.data, label=problem.label
         )
     hooks = list(callbacks)
     if progress:
         desc = f"sparktune {settings.strategy}"
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
-    outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    if isinstance(problem, LocalProblem):
+        outcome = problem.evaluate(settings, strategy, hooks, resumed)
+    else:
+        outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
     try:
         return _conclude(settings, outcome, refit, tracker, raise_refit_error)
     except BaseException as exc:  # the parent run never stays open (a no-op once closed)

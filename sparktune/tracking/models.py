@@ -42,8 +42,18 @@ def installed_version(package: str) -> str:
         return "unknown"
 
 
+def is_spark_model(model: Any) -> bool:
+    """Whether ``model`` is a Spark ML model (else a scikit-learn-compatible one)."""
+    return isinstance(model, Params)
+
+
 def pip_requirements(model: Any) -> list[str]:
-    """What loading ``model`` needs: pyspark, and xgboost when a stage comes from it."""
+    """What loading ``model`` needs: pyspark (or scikit-learn), and xgboost when it uses it."""
+    if not is_spark_model(model):
+        requirements = [f"scikit-learn=={installed_version('scikit-learn')}"]
+        if _is_xgboost(model):
+            requirements.append(f"xgboost=={installed_version('xgboost')}")
+        return requirements
     requirements = [f"pyspark=={installed_version('pyspark')}"]
     modules = {type(stage).__module__.split(".")[0] for stage in _stages(model)}
     if "xgboost" in modules:
@@ -51,16 +61,20 @@ def pip_requirements(model: Any) -> list[str]:
     return requirements
 
 
-def signature_and_example(model: Any, data: DataFrame | None, label: str | None) -> tuple[Any, Any]:
+def signature_and_example(model: Any, data: Any, label: str | None) -> tuple[Any, Any]:
     """The model's signature and a few rows of input example, from the search's data.
 
-    (None, None) without data or when the model cannot score a sample; the model is logged
-    all the same.
+    ``data`` is a Spark DataFrame, or a pandas frame for a scikit-learn model. (None, None)
+    without data or when the model cannot score a sample; the model is logged all the same.
     """
     if data is None:
         return None, None
     try:
         from mlflow.models import infer_signature
+
+        if not isinstance(data, DataFrame):
+            example = data.drop(columns=[label]).head(EXAMPLE_ROWS)
+            return infer_signature(example, model.predict(example)), example
 
         columns = [c for c in data.columns if c != label]
         sample = data.select(*columns).limit(EXAMPLE_ROWS)
@@ -92,6 +106,13 @@ def save_model(
 
     folder = tempfile.TemporaryDirectory(prefix="sparktune-model-")
     local = os.path.join(folder.name, MODEL_PATH)
+    if not is_spark_model(model):
+        try:
+            _save_single_machine(model, local, signature, input_example, requirements)
+        except BaseException:
+            folder.cleanup()
+            raise
+        return folder
     try:
         try:
             mlflow.spark.save_model(
@@ -116,6 +137,36 @@ def save_model(
         folder.cleanup()
         raise
     return folder
+
+
+def _save_single_machine(
+    model: Any, local: str, signature: Any, input_example: Any, requirements: list[str]
+) -> None:
+    """Save a scikit-learn model with MLflow's xgboost flavor (an xgboost model) or sklearn's."""
+    from mlflow.models import Model
+
+    if _is_xgboost(model) and not hasattr(model, "steps"):
+        import mlflow.xgboost
+
+        save: Any = mlflow.xgboost.save_model
+    else:
+        import mlflow.sklearn
+
+        save = mlflow.sklearn.save_model
+    save(
+        model,
+        local,
+        mlflow_model=Model(artifact_path=MODEL_PATH),
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=requirements,
+    )
+
+
+def _is_xgboost(model: Any) -> bool:
+    """Whether ``model`` (or a step of a scikit-learn Pipeline) is an xgboost model."""
+    steps = [step for _, step in getattr(model, "steps", None) or []] or [model]
+    return any(type(step).__module__.split(".")[0] == "xgboost" for step in steps)
 
 
 def upload_model(

@@ -94,7 +94,7 @@ class MlflowTracker(Callback):
         settings: SearchSettings,
         *,
         spark: SparkSession,
-        data: DataFrame | None = None,
+        data: DataFrame | pd.DataFrame | None = None,
         label: str | None = None,
     ) -> None:
         self.options = options
@@ -238,7 +238,7 @@ class MlflowTracker(Callback):
             params["data.label"] = self.label
         if self.data is not None:
             params["data.columns"] = len(self.data.columns)
-            params["data.column_names"] = ", ".join(self.data.columns)
+            params["data.column_names"] = ", ".join(map(str, self.data.columns))
         return {k: self._redactor.text(v) for k, v in params.items()}
 
     def _follow_active_run(self) -> None:
@@ -277,6 +277,8 @@ class MlflowTracker(Callback):
         return {k: truncate(v, MAX_PARAM_LENGTH) for k, v in params.items()}
 
     def _rows(self) -> int | str:
+        if not isinstance(self.data, DataFrame):  # a pandas frame (single-machine search)
+            return len(self.data)
         try:
             return self.data.count()
         except Exception as exc:  # the data may be gone; the search has its own checks
