@@ -10,6 +10,7 @@ from sparktune.core.errors import (
 )
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
@@ -25,6 +26,7 @@ __all__ = [
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
+    "GroupModels",
     "RefitError",
     "SearchFailedError",
     "SetupError",
@@ -35,7 +37,9 @@ __all__ = [
     "TrialState",
     "TuneResult",
     "ValidationError",
+    "load_group_models",
     "tune",
+    "tune_groups",
 ]
 
 __version__ = "0.1.0"

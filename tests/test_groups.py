@@ -1,0 +1,110 @@
+"""``tune_groups``: one search per group inside one task, with failing, small and large groups."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hyperopt import hp
+from sklearn.linear_model import Ridge
+
+import sparktune
+from sparktune import ValidationError
+
+GROUPS = 110
+
+
+@pytest.fixture(scope="module")
+def grouped(spark):
+    """110 groups of 30 rows (y = slope * x per group), then three odd ones: a group whose
+    label is NaN (every fit fails), a group of 2 rows (too small for 3 folds) and a group of
+    80 rows (over the hard limit the tests set)."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for g in range(GROUPS):
+        x = rng.normal(size=30)
+        parts.append(pd.DataFrame({"store": g, "region": "r" + str(g % 3), "x": x, "x2": x**2,
+                                   "y": (g % 7) * x + rng.normal(scale=0.1, size=30)}))  # fmt: skip
+    parts.append(pd.DataFrame({"store": 900, "region": "r0", "x": rng.normal(size=30),
+                               "x2": 0.0, "y": np.nan}))  # fmt: skip
+    parts.append(pd.DataFrame({"store": 901, "region": "r0", "x": [1.0, 2.0], "x2": 0.0,
+                               "y": [1.0, 2.0]}))  # fmt: skip
+    parts.append(pd.DataFrame({"store": 902, "region": "r1", "x": rng.normal(size=80),
+                               "x2": 0.0, "y": 1.0}))  # fmt: skip
+    return spark.createDataFrame(pd.concat(parts, ignore_index=True)).repartition(4)
+
+
+def test_every_group_is_a_row_and_saved_models_score(spark, grouped, tmp_path):
+    out = sparktune.tune_groups(
+        grouped, group_by=["store", "region"], estimator=Ridge(),
+        space={"alpha": hp.loguniform("alpha", -6, 2), "fit_intercept": [True, False]},
+        metric="r2", label="y", max_trials=4, num_folds=3, seed=1,
+        model_path=tmp_path / "models", max_group_rows=50, tracking=False,
+    )  # fmt: skip
+    assert out.columns[:2] == ["store", "region"]
+    table = out.toPandas().set_index("store")
+    assert len(table) == GROUPS + 3
+    tuned = table.loc[range(GROUPS)]
+    assert set(tuned["state"]) == {"complete"} and set(tuned["n_trials"]) == {4}
+    assert (tuned.loc[[1, 2, 3, 4, 5, 6], "best_metric"] > 0.9).all()
+    params = json.loads(tuned.loc[5, "best_params"])
+    assert set(params) == {"alpha", "fit_intercept"}
+    assert table.loc[900, "state"] == "failed" and "NaN" in table.loc[900, "error"]
+    assert table.loc[901, "state"] == "skipped" and "too small" in table.loc[901, "error"]
+    assert table.loc[902, "state"] == "skipped" and "max_group_rows=50" in table.loc[902, "error"]
+    assert table.loc[901, "n_rows"] == 2 and table.loc[902, "n_rows"] == 80
+
+    models = sparktune.load_group_models(tmp_path / "models")
+    fresh = grouped.filter("store < 110")
+    scored = models.predict(fresh.drop("y")).toPandas()
+    assert len(scored) == GROUPS * 30
+    truth = fresh.toPandas().merge(scored, on=["store", "region", "x", "x2"])
+    error = (truth["prediction"] - truth["y"]).abs()
+    assert error.median() < 0.5
+
+    with pytest.raises(ValidationError, match=r"1 group\(s\) of df have no tuned model.*900"):
+        models.predict(grouped.filter("store in (3, 900)"))
+
+
+def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path):
+    import mlflow
+
+    from sparktune.tracking import Tracking
+
+    store = f"sqlite:///{tmp_path}/store.db"
+    sparktune.tune_groups(
+        grouped.filter("store < 20"), group_by="store", estimator=Ridge(),
+        space={"alpha": [0.1, 1.0]}, metric="neg_mean_squared_error", label="y",
+        features=["x"], strategy="grid", num_folds=2, tracking=Tracking(store, "groups"),
+    )  # fmt: skip
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["groups"])
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["metrics.groups_complete"] == 20 and run["params.strategy"] == "grid"
+    assert run["metrics.best_metric_p50"] < 0
+    client = mlflow.MlflowClient(store)
+    names = {a.path for a in client.list_artifacts(run["run_id"])}
+    assert "groups.csv" in names
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(group_by="shop"), "['shop'] are not in df"),
+        (dict(label="price"), "['price'] are not in df"),
+        (dict(space={"alpah": [1.0]}), "Close matches: ['alpha']"),
+        (dict(metric="nope"), "not a scikit-learn scorer name"),
+        (dict(estimator=object()), "scikit-learn compatible"),
+        (dict(max_group_rows=1), "max_group_rows must be an integer >= 2"),
+    ],
+)
+def test_bad_input_is_refused_before_any_job(spark, grouped, change, message):
+    args = dict(group_by="store", estimator=Ridge(), space={"alpha": [1.0]}, metric="r2",
+                label="y", tracking=False)  # fmt: skip
+    args.update(change)
+    with pytest.raises(ValidationError) as caught:
+        sparktune.tune_groups(grouped, **args)
+    assert message in str(caught.value)
