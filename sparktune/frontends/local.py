@@ -18,11 +18,12 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import run_search
-from sparktune.search import GridSearch, make_strategy, strategy_name
+from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
 from sparktune.spark.local_data import (
@@ -107,18 +108,9 @@ def tune_local(
         larger_is_better=scorer.larger_is_better,
         points_to_evaluate=points_to_evaluate or (),
     )
-    limit = (
-        (search.size if max_trials is None else min(max_trials, search.size))
-        if isinstance(search, GridSearch)
-        else (DEFAULT_TRIALS if max_trials is None else max_trials)
-    )
-    settings = replace(settings, max_trials=limit)
+    settings = replace(settings, max_trials=trial_limit(search, max_trials))
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
-    for hook in callbacks:
-        if not isinstance(hook, Callback):
-            raise ValidationError(
-                f"callbacks must be sparktune.Callback instances, got {type(hook).__name__}."
-            )
+    hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
     spark = data.sparkSession if hasattr(data, "sparkSession") else _active_session()
 
     def refit_trial(best: Any) -> Any:
@@ -130,7 +122,7 @@ def tune_local(
         search,
         refit=refit_trial if refit else None,
         tracking=resolve_tracking(tracking, experiment),
-        callbacks=[*callbacks, *([saver] if saver else [])],
+        callbacks=hooks,
         progress=progress,
         resumed=restored,
     )

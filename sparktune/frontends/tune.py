@@ -17,13 +17,14 @@ from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
 
-from sparktune.core.callbacks import Callback, Strategy
+from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.frontends.local import tune_local
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
-from sparktune.search import GridSearch, make_strategy, strategy_name
+from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import is_sklearn_estimator
 from sparktune.search.space import resolve
@@ -164,9 +165,9 @@ def tune(
         larger_is_better=larger_is_better,
         points_to_evaluate=points_to_evaluate or (),
     )
-    settings = replace(settings, max_trials=_trial_limit(search, max_trials))
+    settings = replace(settings, max_trials=trial_limit(search, max_trials))
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
-    hooks = _checked_callbacks(callbacks) + ([saver] if saver else [])
+    hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
 
     def refit_trial(best: Any) -> Any:
         param_map = best.candidate.param_map
@@ -183,23 +184,6 @@ def tune(
         cache_budget=cache_budget,
         resumed=restored,
     )
-
-
-def _checked_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
-    """The user's callbacks, each checked to be a :class:`Callback`."""
-    for hook in callbacks:
-        if not isinstance(hook, Callback):
-            raise ValidationError(
-                f"callbacks must be sparktune.Callback instances, got {type(hook).__name__}."
-            )
-    return list(callbacks)
-
-
-def _trial_limit(search: Strategy, max_trials: int | None) -> int | None:
-    """``max_trials`` (at most the grid's size), or all of a grid, or :data:`DEFAULT_TRIALS`."""
-    if isinstance(search, GridSearch):
-        return search.size if max_trials is None else min(max_trials, search.size)
-    return DEFAULT_TRIALS if max_trials is None else max_trials
 
 
 def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,11 +138,6 @@ def guarded_fold(*args: Any, **kwargs: Any) -> dict[str, Any]:
         return run_fold(*args, **kwargs)
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-
-
-def mean_score(results: Sequence[Mapping[str, Any]], name: str) -> float:
-    """The mean validation metric ``name`` over fold results."""
-    return float(np.mean([r["metrics"][name] for r in results]))
 
 
 def _executor_id() -> str:
