@@ -182,3 +182,23 @@ def test_best_model_logged_with_the_sklearn_flavor(spark, frame, tmp_path):
         experiment_names=["local"], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
     )
     assert len(children) == 2
+
+
+def test_xgboost_model_logged_with_the_xgboost_flavor(spark, frame, tmp_path):
+    import mlflow.xgboost
+    from xgboost import XGBRegressor
+
+    from sparktune.tracking import Tracking
+
+    store = f"sqlite:///{tmp_path}/store.db"
+    space = {"max_depth": hp.quniform("depth", 2, 4, 1), "n_estimators": [5, 10]}
+    result = sparktune.tune(
+        XGBRegressor(n_jobs=1), space, frame, "neg_root_mean_squared_error", label="y",
+        strategy="random", max_trials=3, num_folds=2, progress=False,
+        tracking=Tracking(store, "xgb", drain_timeout=60),
+    )  # fmt: skip
+    assert isinstance(result.best_params["max_depth"], int)  # quniform's floats made ints
+    mlflow.set_tracking_uri(store)
+    model = mlflow.xgboost.load_model(f"runs:/{result.run_id}/model")
+    x = frame[["a", "b", "c", "d"]]
+    np.testing.assert_allclose(model.predict(x), result.best_model.predict(x), rtol=1e-6)
