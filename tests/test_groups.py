@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -36,12 +37,13 @@ def grouped(spark):
     return spark.createDataFrame(pd.concat(parts, ignore_index=True)).repartition(4)
 
 
-def test_every_group_is_a_row_and_saved_models_score(spark, grouped, tmp_path):
+def test_every_group_is_a_row_and_saved_models_score(spark, grouped, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="sparktune")
     out = sparktune.tune_groups(
         grouped, group_by=["store", "region"], estimator=Ridge(),
         space={"alpha": hp.loguniform("alpha", -6, 2), "fit_intercept": [True, False]},
         metric="r2", label="y", max_trials=4, num_folds=3, seed=1,
-        model_path=tmp_path / "models", max_group_rows=50, tracking=False,
+        model_path=tmp_path / "models", warn_group_rows=40, max_group_rows=50, tracking=False,
     )  # fmt: skip
     assert out.columns[:2] == ["store", "region"]
     table = out.toPandas().set_index("store")
@@ -55,6 +57,7 @@ def test_every_group_is_a_row_and_saved_models_score(spark, grouped, tmp_path):
     assert table.loc[901, "state"] == "skipped" and "too small" in table.loc[901, "error"]
     assert table.loc[902, "state"] == "skipped" and "max_group_rows=50" in table.loc[902, "error"]
     assert table.loc[901, "n_rows"] == 2 and table.loc[902, "n_rows"] == 80
+    assert "1 group(s) have more than warn_group_rows=40 rows (largest: 80)" in caplog.text
 
     models = sparktune.load_group_models(tmp_path / "models")
     fresh = grouped.filter("store < 110")

@@ -83,7 +83,7 @@ def tune_local(
     split = Split.of(num_folds, train_ratio)
     folds = fold_indices(len(frame), split.num_folds, seed, split.train_ratio)
     assert label is not None  # check_columns refused a missing label
-    local = LocalData(frame, x, y, label, tuple(folds))
+    local = LocalData(frame[[*x.columns, label]], x, y, label, tuple(folds))
     settings = SearchSettings(
         entry_point="tune",
         strategy=strategy_name(strategy),

@@ -59,3 +59,20 @@ def test_failure_and_timeout_on_connect(spark, frame):
     assert states[(False, 60.0)] == "cancelled" and result.stop_reason == "timeout"
     errors = result.results.set_index("state")["error"]
     assert "SlowMean was asked to fail" in errors["failed"]
+
+
+def test_tune_groups_and_group_models_on_connect(spark, tmp_path):
+    rng = np.random.default_rng(1)
+    parts = [
+        pd.DataFrame({"g": g, "x": x, "y": g * x}) for g in range(6) for x in [rng.normal(size=20)]
+    ]
+    parts.append(pd.DataFrame({"g": [99], "x": [1.0], "y": [1.0]}))  # too small for 2 folds
+    df = spark.createDataFrame(pd.concat(parts, ignore_index=True))
+    out = sparktune.tune_groups(
+        df, group_by="g", estimator=Ridge(), space={"alpha": [0.001, 1.0]}, metric="r2",
+        label="y", strategy="grid", num_folds=2, model_path=tmp_path, tracking=False,
+    ).toPandas().set_index("g")  # fmt: skip
+    assert list(out.loc[range(1, 6), "state"]) == ["complete"] * 5
+    assert out.loc[99, "state"] == "skipped"
+    scored = sparktune.load_group_models(tmp_path).predict(df.filter("g < 6")).toPandas()
+    np.testing.assert_allclose(scored["prediction"], scored["y"], atol=0.1)
