@@ -1,4 +1,5 @@
-"""Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost] [connect]`` (all by default)."""
+"""Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost] [connect] [local] [groups]``
+(all by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ BENCHES = {
     "tpe": "bench.bench_tpe",
     "xgboost": "bench.bench_xgboost",
     "connect": "bench.bench_connect",
+    "local": "bench.bench_local",
+    "groups": "bench.bench_groups",
 }
 #: Benches on a Spark Connect session: pyspark.ml is classic or Connect for a whole process.
 CONNECT = {"connect"}

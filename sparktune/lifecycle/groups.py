@@ -37,6 +37,7 @@ from sparktune.core.trial import FoldResult, Trial, TrialState
 from sparktune.search import make_strategy
 from sparktune.search.sklearn_space import SklearnSpace
 from sparktune.spark.local_fit import Scorer, fit_candidate, fold_indices, guarded_fold
+from sparktune.spark.port import is_connect
 
 logger = logging.getLogger(__name__)
 
@@ -174,15 +175,29 @@ def _tune(
 
 
 def run_groups(data: DataFrame, search: GroupSearch) -> pd.DataFrame:
-    """Tune every group of ``data`` (one task each); the per-group table, on the driver."""
+    """Tune every group of ``data`` (each wholly inside one task); the per-group table.
+
+    The rows are hash-partitioned by the group keys into :func:`task_count` partitions
+    first: an explicit count that adaptive query execution keeps, where it would coalesce
+    the small shuffle of ``groupBy`` alone into a partition or two (one busy core).
+    """
     columns = [*search.group_by, *search.features, search.label]
     schema = result_schema(data, search.group_by)
 
     def task(rows: pd.DataFrame) -> pd.DataFrame:
         return search_group(search, rows)
 
-    grouped = data.select(*dict.fromkeys(columns)).groupBy(*search.group_by)
-    return grouped.applyInPandas(task, schema).toPandas()
+    spread = data.select(*dict.fromkeys(columns)).repartition(
+        task_count(data.sparkSession), *search.group_by
+    )
+    return spread.groupBy(*search.group_by).applyInPandas(task, schema).toPandas()
+
+
+def task_count(spark: Any) -> int:
+    """Partitions for the groups: 4 per task slot (classic), else the shuffle partitions."""
+    if not is_connect(spark):
+        return 4 * spark.sparkContext.defaultParallelism
+    return int(spark.conf.get("spark.sql.shuffle.partitions"))
 
 
 def write_index(path: str, search: GroupSearch, table: pd.DataFrame) -> None:
