@@ -202,3 +202,27 @@ def test_xgboost_model_logged_with_the_xgboost_flavor(spark, frame, tmp_path):
     model = mlflow.xgboost.load_model(f"runs:/{result.run_id}/model")
     x = frame[["a", "b", "c", "d"]]
     np.testing.assert_allclose(model.predict(x), result.best_model.predict(x), rtol=1e-6)
+
+
+def test_conditional_space_chooses_the_pipelines_model(spark, frame):
+    from sklearn.linear_model import Lasso
+
+    lasso = Lasso()
+    pipe = make_pipeline(StandardScaler(), Ridge())
+    space = {
+        "model": hp.choice("model", [
+            {"ridge": Ridge(), "ridge__alpha": hp.loguniform("ridge_alpha", -3, 3)},
+            {"ridge": lasso, "ridge__alpha": hp.choice("lasso_alpha", [0.01, 0.1])},
+        ]),
+    }  # fmt: skip
+    result = sparktune.tune(
+        pipe, space, frame, "r2", label="y", strategy="random", max_trials=6, num_folds=2,
+        points_to_evaluate=[{"ridge": lasso, "ridge__alpha": 0.1}], **quiet(),
+    )  # fmt: skip
+    assert result.trials[0].params == {"ridge": lasso, "ridge__alpha": 0.1}
+    kinds = {type(t.params["ridge"]).__name__ for t in result.trials}
+    assert kinds == {"Ridge", "Lasso"}
+    assert set(result.results["state"]) == {"complete"}
+    assert (
+        type(result.best_model.steps[-1][1]).__name__ == type(result.best_params["ridge"]).__name__
+    )
