@@ -19,6 +19,7 @@ from sparktune.frontends.validators import (
     TrainValidationSplitModel,
 )
 from sparktune.lifecycle.result import TuneResult
+from sparktune.spark.local_fit import fold_indices
 
 __all__ = [
     "Callback",
@@ -37,6 +38,7 @@ __all__ = [
     "TrialState",
     "TuneResult",
     "ValidationError",
+    "fold_indices",
     "load_group_models",
     "tune",
     "tune_groups",

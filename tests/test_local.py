@@ -19,7 +19,6 @@ from sklearn.preprocessing import StandardScaler
 
 import sparktune
 from sparktune import ValidationError
-from sparktune.spark.local_fit import fold_indices
 
 cloudpickle.register_pickle_by_value(local_estimators)
 
@@ -43,7 +42,7 @@ def test_grid_equals_gridsearchcv_on_the_same_folds(spark, frame):
         pipe, space, frame, "neg_mean_squared_error", label="y", strategy="grid",
         num_folds=3, seed=4, parallelism=2, **quiet(),
     )  # fmt: skip
-    folds = fold_indices(len(frame), 3, seed=4)
+    folds = sparktune.fold_indices(len(frame), 3, seed=4)
     reference = GridSearchCV(pipe, space, scoring="neg_mean_squared_error", cv=folds)
     reference.fit(frame[["a", "b", "c", "d"]], frame["y"])
     ours = {

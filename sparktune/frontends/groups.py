@@ -92,6 +92,7 @@ def tune_groups(
     for name, value in (("num_folds", num_folds), ("max_group_rows", max_group_rows)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 2:
             raise ValidationError(f"{name} must be an integer >= 2, got {value!r}.")
+    options = resolve_tracking(tracking, experiment)
     path = None
     if model_path is not None:
         path = os.fspath(model_path)
@@ -122,9 +123,11 @@ def tune_groups(
         )
     if path is not None:
         write_index(path, search, table)
-    options = resolve_tracking(tracking, experiment)
     if options is not None:
-        params = {**settings.described(), "group_by": ", ".join(keys), "label": label}
+        described = settings.described()
+        for unused in ("parallelism", "timeout", "early_stopping", "error_policy", "split"):
+            described.pop(unused)  # a group's trials run one after another, all to the end
+        params = {**described, "group_by": ", ".join(keys), "label": label}
         params.update(folds=num_folds, model_path=path, groups=len(table))
         log_group_search(options, params, table, scorer.name)
     states = table["state"].value_counts().to_dict()

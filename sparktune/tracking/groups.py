@@ -8,6 +8,7 @@ best metric's quantiles over the tuned groups) and a histogram of the best metri
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,8 +47,11 @@ def log_group_search(
 
         uri = options.uri or mlflow.get_tracking_uri()
         client = MlflowClient(uri)
+        name = options.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
         experiment = (
-            get_or_create_experiment(client, options.experiment) if options.experiment else "0"
+            get_or_create_experiment(client, name)
+            if name
+            else os.environ.get("MLFLOW_EXPERIMENT_ID", "0")
         )
         run = client.create_run(
             experiment, tags=context_tags({"sparktune.kind": "groups"}), run_name=options.run_name
