@@ -8,6 +8,7 @@ from sparktune.core.errors import (
     SparktuneError,
     ValidationError,
 )
+from sparktune.core.scheduler import ASHA, Hyperband
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.tune import tune
@@ -20,11 +21,13 @@ from sparktune.frontends.validators import (
 from sparktune.lifecycle.result import TuneResult
 
 __all__ = [
+    "ASHA",
     "Callback",
     "Candidate",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
+    "Hyperband",
     "RefitError",
     "SearchFailedError",
     "SetupError",

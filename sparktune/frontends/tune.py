@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA
 from sparktune.core.settings import DEFAULT_TRIALS, ErrorPolicy, SearchSettings, Split
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
@@ -27,6 +28,7 @@ from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
 from sparktune.spark import xgb
 from sparktune.spark.pipeline import describe_estimator
+from sparktune.spark.resources import resolve_scheduler
 from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
@@ -43,6 +45,7 @@ def tune(
     *,
     extra_evaluators: Sequence[Evaluator] = (),
     strategy: str | BaseSampler = "tpe",
+    scheduler: ASHA | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -74,6 +77,10 @@ def tune(
       ``"optuna-tpe"``, ``"cmaes"``, ``"qmc"`` or any ``optuna.samplers.BaseSampler``
       (:mod:`sparktune.search.optuna`); ``points_to_evaluate`` (name -> value dicts) are
       tried first;
+    - ``scheduler``: :class:`~sparktune.ASHA` or :class:`~sparktune.Hyperband` give every
+      trial a small budget first (fewer iterations of the final estimator, or fewer rows)
+      and the full budget only to those that rank well (:mod:`sparktune.core.scheduler`);
+      the best trial is one that reached the full budget;
     - ``parallelism`` trials (x folds) run at once from driver threads;
     - folds: ``num_folds`` (k-fold, 3 by default; by ``fold_col`` if given), or
       ``train_ratio`` (one random split), or ``validation_data`` (a DataFrame to score on;
@@ -95,6 +102,9 @@ def tune(
     completes raises :class:`SearchFailedError`.
     """
     resolved = resolve(estimator, space)
+    resource = None
+    if scheduler is not None:
+        scheduler, resource = resolve_scheduler(scheduler, resolved.estimator, resolved.options)
     evaluators = [evaluator, *extra_evaluators]
     metrics, larger_is_better = metrics_of(evaluators)
     _check_data(data, validation_data)
@@ -114,6 +124,7 @@ def tune(
         space=describe_space(space),
         estimator=describe_estimator(estimator),
         params=tuple(resolved.params),
+        scheduler=scheduler,
     )
     options = resolve_tracking(tracking, experiment)
     search = make_strategy(
@@ -127,13 +138,18 @@ def tune(
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
     hooks = _checked_callbacks(callbacks) + ([saver] if saver else [])
 
+    full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}
+
     def refit_trial(best: Any) -> Any:
-        param_map = best.candidate.param_map
+        param_map = {**best.candidate.param_map, **full}
         return resolved.final_model(xgb.refit(resolved.estimator, data, param_map))
 
+    problem = SearchProblem(
+        data, resolved.estimator, resolved.options, evaluators, validation_data, resource
+    )
     return run_search(
         settings,
-        SearchProblem(data, resolved.estimator, resolved.options, evaluators, validation_data),
+        problem,
         search,
         refit=refit_trial if refit else None,
         tracking=options,
