@@ -6,7 +6,6 @@ import json
 
 import pytest
 from conftest import featurizers
-from hyperopt import hp
 from mlflow import MlflowClient
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
@@ -148,9 +147,7 @@ def test_a_bad_resource_is_refused_before_any_spark_job(spark, small, scheduler,
     assert jobs_submitted(spark) == before
 
 
-def test_a_trial_killed_at_rung_one_resumes_there_and_mlflow_logs_each_rung(
-    spark, small, tmp_path
-):
+def test_a_trial_killed_at_rung_one_resumes_there_and_mlflow_logs_each_rung(spark, small, tmp_path):
     pipe, _ = gbt_pipeline()
     checkpoint = tmp_path / "search.json"
     settings = dict(
@@ -170,9 +167,7 @@ def test_a_trial_killed_at_rung_one_resumes_there_and_mlflow_logs_each_rung(
     entry.update(state="paused", promoted=True, rungs=entry["rungs"][:1])
     checkpoint.write_text(json.dumps(document))
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    second = sparktune.tune(
-        pipe, SPACE, small, rmse(), tracking=store, resume=True, **settings
-    )
+    second = sparktune.tune(pipe, SPACE, small, rmse(), tracking=store, resume=True, **settings)
     again = {t.number: t for t in second.trials}
     assert [r.index for r in again[best].rungs] == [0, 1, 2]
     assert again[best].rungs[0] == first.best_trial.rungs[0]  # rung 0 not run again
