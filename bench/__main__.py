@@ -1,4 +1,7 @@
-"""Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost] [connect]`` (all by default)."""
+"""Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost] [connect] [halving]``.
+
+All of them by default, each ratio measured within one run.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ BENCHES = {
     "tpe": "bench.bench_tpe",
     "xgboost": "bench.bench_xgboost",
     "connect": "bench.bench_connect",
+    "halving": "bench.bench_halving",
 }
 #: Benches on a Spark Connect session: pyspark.ml is classic or Connect for a whole process.
 CONNECT = {"connect"}

@@ -59,21 +59,30 @@ def gbt(**params: float) -> GBTRegressor:
 
 
 def fit_and_score(
-    train: DataFrame, validation: DataFrame, evaluator: RegressionEvaluator, params: dict
+    train: DataFrame,
+    validation: DataFrame,
+    evaluator: RegressionEvaluator,
+    params: dict,
+    max_iter: int = MAX_ITER,
 ) -> float:
     """What users write today for one trial: fit the whole pipeline, score the validation part."""
-    model = gbt(maxDepth=int(params["maxDepth"]), stepSize=params["stepSize"])
+    model = gbt(maxDepth=int(params["maxDepth"]), stepSize=params["stepSize"], maxIter=max_iter)
     fitted = Pipeline(stages=featurizers() + [model]).fit(train)
     return evaluator.evaluate(fitted.transform(validation))
 
 
 def plain_fmin(
-    train: DataFrame, validation: DataFrame, evaluator: RegressionEvaluator, seed: int
+    train: DataFrame,
+    validation: DataFrame,
+    evaluator: RegressionEvaluator,
+    seed: int,
+    max_iter: int = MAX_ITER,
 ) -> float:
     """hyperopt's ``fmin`` with plain ``Trials``: one whole-pipeline fit per trial."""
     trials = Trials()
+    objective = functools.partial(fit_and_score, train, validation, evaluator, max_iter=max_iter)
     fmin(
-        functools.partial(fit_and_score, train, validation, evaluator),
+        objective,
         PLAIN_SPACE,
         algo=tpe.suggest,
         max_evals=TRIALS,
