@@ -9,16 +9,23 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, model_validator
 from pyspark.ml.param import Param
 
+from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA, Hyperband
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
 from sparktune.jobs.config.errors import describe
-from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, non_empty
+from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, Text, non_empty
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of, raise_all
 from sparktune.jobs.config.suggest import did_you_mean
 from sparktune.search.dimensions import CONVERTED, SAMPLERS
 
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
+
+#: The schedulers ``search.scheduler.type`` names.
+SCHEDULERS: dict[str, type[ASHA]] = {"asha": ASHA, "hyperband": Hyperband}
+#: A budget or factor of a scheduler (its range is the scheduler's to check).
+Amount = Annotated[Number, expect("a number")]
 
 
 def _arguments(kind: str) -> Any:
@@ -135,6 +142,40 @@ SpaceValue = Annotated[
 ]
 
 
+class SchedulerSpec(Section):
+    """Successive halving: every trial starts on a small budget (fewer iterations or rows),
+    and only the best 1/reduction_factor of each rung go on to reduction_factor times more."""
+
+    type: one_of(list(SCHEDULERS))
+    """asha (asynchronous successive halving) or hyperband (brackets of asha, some starting
+    on larger budgets)."""
+    resource: Text | None = None
+    """The budget: an iteration param of the final stage (maxIter, or gbt.maxIter) or rows (a
+    fraction of each fold's training part); default: the final stage's usual iteration
+    param (maxIter, numTrees, n_estimators), else rows."""
+    min_resource: Amount | None = None
+    """The first rung's budget (default: max_resource / reduction_factor**2)."""
+    max_resource: Amount | None = None
+    """The top rung's budget, the best trial's refit (default: the final stage's value of the
+    param, or all rows)."""
+    reduction_factor: Amount = 3
+    """How many times the budget grows per rung (>= 2)."""
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> SchedulerSpec:
+        try:
+            self.build()
+        except ValidationError as exc:
+            raise issue(str(exc)) from None
+        return self
+
+    def build(self) -> ASHA:
+        """The scheduler :func:`sparktune.tune` takes."""
+        return SCHEDULERS[self.type](
+            self.resource, self.min_resource, self.max_resource, self.reduction_factor
+        )
+
+
 class SearchSpec(Section):
     """What to try: strategy, space (stage.param -> grid values or a distribution) and limits."""
 
@@ -159,6 +200,9 @@ class SearchSpec(Section):
     """Stop starting trials after this many seconds."""
     error_policy: one_of([p.value for p in ErrorPolicy], ErrorPolicy) = ErrorPolicy.CONTINUE
     """continue (record a failed trial, go on) or raise (stop the search)."""
+    scheduler: SchedulerSpec | None = None
+    """Successive halving (asha or hyperband) beside the strategy: weak trials stop on a
+    small budget."""
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
