@@ -215,6 +215,12 @@ def test_scheduler_settings_are_checked_by_the_scheduler_with_their_key_path():
     found = problems(spec(search__scheduler={"type": "hyperbnd", "reduction_factr": 3}))
     assert "did you mean 'hyperband'" in found["search.scheduler.type"]
     assert "did you mean 'reduction_factor'" in found["search.scheduler.reduction_factr"]
+    found = problems(spec(search__scheduler={**asha, "resource": "lr.maxIterr"}))
+    assert "did you mean 'maxIter'" in found["search.scheduler.resource"]
+    found = problems(spec(search__scheduler={**asha, "resource": "assembler.maxIter"}))
+    assert "final estimator 'lr'" in found["search.scheduler.resource"]
+    in_space = spec(search__scheduler={"type": "asha"}, search__space={"lr.maxIter": [5, 10]})
+    assert "lr.maxIter is also in search.space" in problems(in_space)["search.scheduler"]
     found = problems(spec(search__scheduler={"type": "asha", "max_resource": "nine"}))
     assert found["search.scheduler.max_resource"] == "expected a number, got 'nine' (str)"
 

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, PlainValidator, model_validator
+from pyspark.ml import Estimator
 from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA, Hyperband
+from sparktune.core.scheduler import ASHA, ROWS, Hyperband
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
@@ -19,6 +20,7 @@ from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, 
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of, raise_all
 from sparktune.jobs.config.suggest import did_you_mean
 from sparktune.search.dimensions import CONVERTED, SAMPLERS
+from sparktune.spark.resources import ITERATIONS
 
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
@@ -271,6 +273,47 @@ def space_problems(space: Any, names: list[str], classes: Mapping[str, type]) ->
             yield (name,), f"unknown param of {stage.__name__}{hint}"
             continue
         yield from _value_problems(known[param_name], value, (name,))
+
+
+def scheduler_problems(
+    scheduler: Any, space: Any, names: list[str], classes: Mapping[str, type]
+) -> Iterable[Finding]:
+    """A raw scheduler's resource against the final estimator's class and the space.
+
+    What :func:`sparktune.spark.resources.resolve_scheduler` refuses at run time, found from
+    the classes so that ``sparktune validate`` reports it; locations are relative to the
+    scheduler (nothing is checked while a stage is itself broken).
+    """
+    if not isinstance(scheduler, dict) or len(classes) < len(names):
+        return
+    estimators = [name for name in names if issubclass(classes[name], Estimator)]
+    if not estimators:
+        return
+    final, cls = estimators[-1], classes[estimators[-1]]
+    usual = ITERATIONS.get(cls.__name__)
+    resource = scheduler.get("resource") or usual or ROWS
+    if not isinstance(resource, str) or resource == ROWS:
+        return
+    loc: tuple[str, ...] = ("resource",) if "resource" in scheduler else ()
+    stage, _, param = resource.rpartition(".")
+    known = class_params(cls)
+    if stage and stage not in (final, cls.__name__):
+        message = (
+            f"the budget must be a param of the final estimator {final!r} ({cls.__name__}), "
+            f"not of {stage!r}; e.g. {final}.{usual or 'maxIter'}, or rows"
+        )
+    elif param not in known:
+        usual_hint = f"its iteration param is {usual!r}" if usual else "name one of its params"
+        hint = did_you_mean(param, list(known)) or f"; {usual_hint}, or use rows"
+        message = f"{cls.__name__} ({final!r}) has no param {param!r}{hint}"
+    elif isinstance(space, dict) and f"{final}.{param}" in space:
+        message = (
+            f"{final}.{param} is also in search.space: the scheduler sets it rung by rung; "
+            "remove it from the space (or use another resource)"
+        )
+    else:
+        return
+    yield loc, message
 
 
 def _value_problems(param: Param, value: Any, loc: tuple[str | int, ...]) -> Iterable[Finding]:
