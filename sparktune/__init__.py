@@ -15,6 +15,7 @@ from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
     CrossValidatorModel,
+    HalvingCrossValidator,
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
+    "HalvingCrossValidator",
     "Hyperband",
     "RefitError",
     "SearchFailedError",

@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.regression import GBTRegressor, LinearRegression
+from pyspark.ml.tuning import CrossValidatorModel, ParamGridBuilder
 from test_tune import TagRecorder, jobs_submitted, trial_jobs
 
 import sparktune
@@ -184,3 +185,73 @@ def test_a_trial_killed_at_rung_one_resumes_there_and_mlflow_logs_each_rung(spar
     assert sorted(m.step for m in history) == [1, 3, 9]
     states = {r.data.tags.get("sparktune.state") for r in runs}
     assert "pruned" in states
+
+
+def halving_cv(**params):
+    pipe, gbt = gbt_pipeline()
+    grid = (
+        ParamGridBuilder()
+        .addGrid(gbt.maxDepth, [2, 3, 4])
+        .addGrid(gbt.stepSize, [0.05, 0.2, 0.5])
+        .build()
+    )
+    settings = dict(factor=3, minResource=1, maxResource=9, numFolds=2, parallelism=2, seed=3)
+    return sparktune.HalvingCrossValidator(
+        estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), **{**settings, **params}
+    )
+
+
+def test_halving_cross_validator_bounds_promotions_and_loads_with_pyspark(spark, small, tmp_path):
+    cv = halving_cv()
+    assert cv.getResource() is None and cv.getFactor() == 3
+    cv.save(str(tmp_path / "cv"))
+    again = sparktune.HalvingCrossValidator.load(str(tmp_path / "cv"))
+    assert (again.getFactor(), again.getMinResource(), again.getMaxResource()) == (3, 1, 9)
+    model = cv.fit(small)
+    assert isinstance(model, CrossValidatorModel)
+    table = model.results
+    assert len(table) == 9 and (table["rung"] >= 1).sum() <= 3
+    assert (table["rung"] >= 2).sum() <= 1
+    assert set(table["state"]) == {"complete", "pruned"}
+    # avgMetrics of a pruned map: its metric at the last rung it reached (a lower budget)
+    pruned = table.loc[table["state"] == "pruned"]
+    assert (pruned["resource"] < 9).all()
+    for row in pruned.itertuples():
+        assert model.avgMetrics[row.trial] == pytest.approx(row.mean_val_rmse)
+    assert model.bestModel.stages[-1].getMaxIter() == 9
+    model.save(str(tmp_path / "model"))
+    loaded = CrossValidatorModel.load(str(tmp_path / "model"))
+    assert type(loaded) is CrossValidatorModel
+    assert loaded.avgMetrics == pytest.approx(model.avgMetrics, nan_ok=True)
+    assert loaded.bestModel.stages[-1].getMaxIter() == 9
+    assert loaded.transform(small.limit(5)).select("prediction").count() == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"factor": 1.5}, "reduction_factor must be a number >= 2"),
+        ({"minResource": 9, "maxResource": 3}, "must be below max_resource"),
+        ({"resource": "numTrees"}, "has no param 'numTrees'"),
+    ],
+)
+def test_halving_cross_validator_refuses_bad_input_before_any_spark_job(
+    spark, small, params, words
+):
+    cv = halving_cv(**params)
+    before = jobs_submitted(spark)
+    with pytest.raises(ValidationError, match=words):
+        cv.fit(small)
+    assert jobs_submitted(spark) == before
+
+
+def test_halving_cross_validator_refuses_a_resource_in_the_param_maps(spark, small):
+    pipe, gbt = gbt_pipeline()
+    grid = ParamGridBuilder().addGrid(gbt.maxIter, [3, 9]).build()
+    cv = sparktune.HalvingCrossValidator(
+        estimator=pipe, estimatorParamMaps=grid, evaluator=rmse(), minResource=1, maxResource=9
+    )
+    before = jobs_submitted(spark)
+    with pytest.raises(ValidationError, match="also in the search space"):
+        cv.fit(small)
+    assert jobs_submitted(spark) == before
