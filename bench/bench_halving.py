@@ -24,12 +24,12 @@ from hyperopt.pyll import stochastic
 from pyspark.ml import Pipeline
 from pyspark.ml import tuning as pt
 from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.ml.regression import GBTRegressor, LinearRegression
+from pyspark.ml.regression import GBTRegressor
 from pyspark.sql import DataFrame
 
 import sparktune
 from bench.bench_tpe import PLAIN_SPACE, TRIALS, plain_fmin
-from bench.common import diamonds, featurizers, session, timed, warm_up
+from bench.common import cv_grid, diamonds, featurizers, session, split, timed, warm_up
 
 CANDIDATES = 27
 MAX_ITER = 27
@@ -150,21 +150,7 @@ def against_hyperopt(train: DataFrame, validation: DataFrame) -> dict:
 
 def halving_cv(data: DataFrame) -> dict:
     """3: HalvingCrossValidator against pyspark's CrossValidator on bench cv's grid."""
-    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=30, tol=0.0)
-    grid = (
-        pt.ParamGridBuilder()
-        .addGrid(lr.regParam, [0.01, 0.1, 1.0])
-        .addGrid(lr.elasticNetParam, [0.0, 0.5, 1.0])
-        .build()
-    )
-    common = dict(
-        estimator=Pipeline(stages=featurizers() + [lr]),
-        estimatorParamMaps=grid,
-        evaluator=RegressionEvaluator(labelCol="price", metricName="rmse"),
-        numFolds=3,
-        seed=SEED,
-        parallelism=2,
-    )
+    common = dict(cv_grid(), parallelism=2)
     t_pyspark, theirs = timed(
         "pyspark CrossValidator(parallelism=2)", lambda: pt.CrossValidator(**common).fit(data)
     )
@@ -211,9 +197,7 @@ def main() -> dict[str, dict]:
     spark = session()
     data = diamonds(spark)
     warm_up(data)
-    train, validation = data.randomSplit([0.75, 0.25], seed=SEED)
-    train, validation = train.cache(), validation.cache()
-    print(f"diamonds: {train.count()} train / {validation.count()} validation rows, local[2]")
+    train, validation = split(data, SEED)
     out = {
         "same_candidates": same_candidates(train, validation),
         "against_hyperopt": against_hyperopt(train, validation),

@@ -34,7 +34,7 @@ from pyspark.ml.regression import GBTRegressor
 from pyspark.sql import DataFrame
 
 import sparktune
-from bench.common import best_of, diamonds, featurizers, session, timed, warm_up
+from bench.common import best_of, diamonds, featurizers, session, split, timed, warm_up
 from sparktune.spark.cache import lineage_free
 from sparktune.spark.session import interpreted_session
 
@@ -207,9 +207,7 @@ def main() -> dict[str, float]:
     spark = session()
     data = diamonds(spark)
     warm_up(data)
-    train, validation = data.randomSplit([0.75, 0.25], seed=SPLIT_SEED)
-    train, validation = train.cache(), validation.cache()
-    print(f"diamonds: {train.count()} train / {validation.count()} validation rows, local[2]")
+    train, validation = split(data, SPLIT_SEED)
     print(f"featurizers + GBTRegressor(maxIter={MAX_ITER}), {TRIALS} TPE trials, seeds {SEEDS}")
     evaluator = RegressionEvaluator(labelCol="price", metricName="rmse")
     warm = draws(WARM_UP_FITS, seed=0)
