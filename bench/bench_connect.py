@@ -11,14 +11,11 @@ import math
 import os
 import sys
 
-from pyspark.ml import Pipeline
 from pyspark.ml import tuning as pt
-from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.ml.regression import LinearRegression
 from pyspark.sql import SparkSession
 
 import sparktune
-from bench.common import best_of, diamonds, featurizers, warm_up
+from bench.common import best_of, cv_grid, diamonds, warm_up
 
 ROUNDS = 2
 
@@ -39,21 +36,7 @@ def main(rounds: int = ROUNDS) -> dict[str, float]:
     spark = connect_session()
     data = diamonds(spark)
     warm_up(data)
-    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=30)
-    grid = (
-        pt.ParamGridBuilder()
-        .addGrid(lr.regParam, [0.01, 0.1, 1.0])
-        .addGrid(lr.elasticNetParam, [0.0, 0.5, 1.0])
-        .build()
-    )
-    common = dict(
-        estimator=Pipeline(stages=featurizers() + [lr]),
-        estimatorParamMaps=grid,
-        evaluator=RegressionEvaluator(labelCol="price", metricName="rmse"),
-        numFolds=3,
-        seed=7,
-        parallelism=2,
-    )
+    common = dict(cv_grid(), parallelism=2)
     print(f"Spark Connect, diamonds: {data.count()} rows, 9 param maps x 3 folds, local[2]")
     contenders = {
         "pyspark CrossValidator(parallelism=2)": lambda: pt.CrossValidator(**common).fit(data),

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 
-from pyspark.ml import Pipeline
 from pyspark.ml import tuning as pt
-from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.ml.regression import LinearRegression
 
 import sparktune
-from bench.common import best_of, diamonds, featurizers, session, warm_up
+from bench.common import best_of, cv_grid, diamonds, session, warm_up
 
 ROUNDS = 2
 
@@ -24,16 +21,7 @@ def run(scale: int, rounds: int = ROUNDS) -> dict[str, float]:
     spark = session()
     data = diamonds(spark, scale)
     warm_up(data)
-    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=30)
-    pipe = Pipeline(stages=featurizers() + [lr])
-    grid = (
-        pt.ParamGridBuilder()
-        .addGrid(lr.regParam, [0.01, 0.1, 1.0])
-        .addGrid(lr.elasticNetParam, [0.0, 0.5, 1.0])
-        .build()
-    )
-    evaluator = RegressionEvaluator(labelCol="price", metricName="rmse")
-    common = dict(estimator=pipe, estimatorParamMaps=grid, evaluator=evaluator, numFolds=3, seed=7)
+    common = cv_grid()
     print(f"diamonds x{scale}: {data.count()} rows, 9 param maps x 3 folds, local[2]")
     contenders = {
         "pyspark CrossValidator(parallelism=1)": lambda: pt.CrossValidator(

@@ -34,7 +34,7 @@ from pyspark.ml.regression import GBTRegressor
 from pyspark.sql import DataFrame
 
 import sparktune
-from bench.common import best_of, diamonds, featurizers, session, timed, warm_up
+from bench.common import best_of, diamonds, featurizers, session, split, timed, warm_up
 from sparktune.spark.cache import lineage_free
 from sparktune.spark.session import interpreted_session
 
@@ -59,21 +59,30 @@ def gbt(**params: float) -> GBTRegressor:
 
 
 def fit_and_score(
-    train: DataFrame, validation: DataFrame, evaluator: RegressionEvaluator, params: dict
+    train: DataFrame,
+    validation: DataFrame,
+    evaluator: RegressionEvaluator,
+    params: dict,
+    max_iter: int = MAX_ITER,
 ) -> float:
     """What users write today for one trial: fit the whole pipeline, score the validation part."""
-    model = gbt(maxDepth=int(params["maxDepth"]), stepSize=params["stepSize"])
+    model = gbt(maxDepth=int(params["maxDepth"]), stepSize=params["stepSize"], maxIter=max_iter)
     fitted = Pipeline(stages=featurizers() + [model]).fit(train)
     return evaluator.evaluate(fitted.transform(validation))
 
 
 def plain_fmin(
-    train: DataFrame, validation: DataFrame, evaluator: RegressionEvaluator, seed: int
+    train: DataFrame,
+    validation: DataFrame,
+    evaluator: RegressionEvaluator,
+    seed: int,
+    max_iter: int = MAX_ITER,
 ) -> float:
     """hyperopt's ``fmin`` with plain ``Trials``: one whole-pipeline fit per trial."""
     trials = Trials()
+    objective = functools.partial(fit_and_score, train, validation, evaluator, max_iter=max_iter)
     fmin(
-        functools.partial(fit_and_score, train, validation, evaluator),
+        objective,
         PLAIN_SPACE,
         algo=tpe.suggest,
         max_evals=TRIALS,
@@ -198,9 +207,7 @@ def main() -> dict[str, float]:
     spark = session()
     data = diamonds(spark)
     warm_up(data)
-    train, validation = data.randomSplit([0.75, 0.25], seed=SPLIT_SEED)
-    train, validation = train.cache(), validation.cache()
-    print(f"diamonds: {train.count()} train / {validation.count()} validation rows, local[2]")
+    train, validation = split(data, SPLIT_SEED)
     print(f"featurizers + GBTRegressor(maxIter={MAX_ITER}), {TRIALS} TPE trials, seeds {SEEDS}")
     evaluator = RegressionEvaluator(labelCol="price", metricName="rmse")
     warm = draws(WARM_UP_FITS, seed=0)

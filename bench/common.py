@@ -49,6 +49,38 @@ def featurizers() -> list[Any]:
     ]
 
 
+def cv_grid(**lr_params: Any) -> dict[str, Any]:
+    """``bench cv``'s search as validator kwargs: featurizers + LinearRegression(maxIter=30),
+    regParam x elasticNetParam (3 x 3), rmse, 3 folds, seed 7."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml import tuning as pt
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.regression import LinearRegression
+
+    lr = LinearRegression(featuresCol="features", labelCol="price", maxIter=30, **lr_params)
+    grid = (
+        pt.ParamGridBuilder()
+        .addGrid(lr.regParam, [0.01, 0.1, 1.0])
+        .addGrid(lr.elasticNetParam, [0.0, 0.5, 1.0])
+        .build()
+    )
+    return dict(
+        estimator=Pipeline(stages=featurizers() + [lr]),
+        estimatorParamMaps=grid,
+        evaluator=RegressionEvaluator(labelCol="price", metricName="rmse"),
+        numFolds=3,
+        seed=7,
+    )
+
+
+def split(data: DataFrame, seed: int) -> tuple[DataFrame, DataFrame]:
+    """A cached 75/25 train/validation split of ``data``, its sizes printed."""
+    train, validation = data.randomSplit([0.75, 0.25], seed=seed)
+    train, validation = train.cache(), validation.cache()
+    print(f"diamonds: {train.count()} train / {validation.count()} validation rows, local[2]")
+    return train, validation
+
+
 _warm = False
 
 

@@ -8,6 +8,7 @@ from sparktune.core.errors import (
     SparktuneError,
     ValidationError,
 )
+from sparktune.core.scheduler import ASHA, Hyperband
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
@@ -15,6 +16,7 @@ from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
     CrossValidatorModel,
+    HalvingCrossValidator,
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
@@ -22,12 +24,15 @@ from sparktune.lifecycle.result import TuneResult
 from sparktune.spark.local_fit import fold_indices
 
 __all__ = [
+    "ASHA",
     "Callback",
     "Candidate",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
     "GroupModels",
+    "HalvingCrossValidator",
+    "Hyperband",
     "RefitError",
     "SearchFailedError",
     "SetupError",

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hyperopt.pyll import stochastic
 
-from sparktune import ValidationError
+from sparktune import ASHA, Hyperband, ValidationError
 from sparktune.jobs import config
 from sparktune.jobs.config import SpecError
 
@@ -195,6 +195,34 @@ def test_space_names_distributions_and_strategy_rules():
     assert "needs max_trials" in problems(spec(search__strategy="qmc"))["search.max_trials"]
     tpe = spec(search__strategy="tpe", search__space={"lr.regParam": {"uniform": [0.0, 1.0]}})
     assert "needs max_trials" in problems(tpe)["search.max_trials"]
+
+
+def test_scheduler_settings_are_checked_by_the_scheduler_with_their_key_path():
+    asha = {"type": "asha", "resource": "lr.maxIter", "min_resource": 1, "max_resource": 9}
+    parsed = config.parse(spec(search__scheduler=asha))
+    assert parsed.search.scheduler.build() == ASHA("lr.maxIter", 1, 9, 3)
+    hyperband = config.parse(spec(search__scheduler={"type": "hyperband"}))
+    assert hyperband.search.scheduler.build() == Hyperband()
+
+    found = problems(spec(search__scheduler={**asha, "min_resource": 9, "max_resource": 3}))
+    assert "min_resource (9) must be below max_resource (3)" in found["search.scheduler"]
+    found = problems(spec(search__scheduler={"type": "asha", "reduction_factor": 1}))
+    assert "reduction_factor must be a number >= 2" in found["search.scheduler"]
+    found = problems(
+        spec(search__scheduler={"type": "asha", "resource": "rows", "max_resource": 2})
+    )
+    assert "fraction of each fold's training rows" in found["search.scheduler"]
+    found = problems(spec(search__scheduler={"type": "hyperbnd", "reduction_factr": 3}))
+    assert "did you mean 'hyperband'" in found["search.scheduler.type"]
+    assert "did you mean 'reduction_factor'" in found["search.scheduler.reduction_factr"]
+    found = problems(spec(search__scheduler={**asha, "resource": "lr.maxIterr"}))
+    assert "did you mean 'maxIter'" in found["search.scheduler.resource"]
+    found = problems(spec(search__scheduler={**asha, "resource": "assembler.maxIter"}))
+    assert "final estimator 'lr'" in found["search.scheduler.resource"]
+    in_space = spec(search__scheduler={"type": "asha"}, search__space={"lr.maxIter": [5, 10]})
+    assert "lr.maxIter is also in search.space" in problems(in_space)["search.scheduler"]
+    found = problems(spec(search__scheduler={"type": "asha", "max_resource": "nine"}))
+    assert found["search.scheduler.max_resource"] == "expected a number, got 'nine' (str)"
 
 
 def test_space_becomes_hyperopt_expressions_in_natural_units():

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 
 class Objective(Protocol):
-    """What the engine evaluates: a candidate on one fold."""
+    """What the engine evaluates: a candidate on one fold.
+
+    Under a scheduler the engine passes ``budget``: the value of the scheduler's resource
+    for this rung (an iteration count, or a fraction of the fold's training rows).
+    """
 
     primary: str
     larger_is_better: bool
@@ -20,13 +24,15 @@ class Objective(Protocol):
     @property
     def num_folds(self) -> int: ...  # noqa: D102
 
-    def evaluate(self, candidate: Candidate, fold_index: int) -> FoldResult: ...  # noqa: D102
+    def evaluate(  # noqa: D102
+        self, candidate: Candidate, fold_index: int, budget: float | None = None
+    ) -> FoldResult: ...
 
     def close(self) -> None: ...  # noqa: D102
 
 
 class Strategy(Protocol):
-    """Chooses what to evaluate next (``ask``); told every finished trial (``tell``)."""
+    """Chooses what to evaluate next (``ask``); told every trial once it has a result (``tell``)."""
 
     def ask(self) -> Candidate | None: ...  # noqa: D102
 
@@ -44,6 +50,9 @@ class Callback:
 
     def on_trial_end(self, trial: Trial) -> None:
         """Called with every finished, failed or cancelled trial."""
+
+    def on_trial_update(self, trial: Trial) -> None:
+        """Called under a scheduler when a trial pauses after a rung, and when it is promoted."""
 
     def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
         """Called once after the last trial, however the search ended.

@@ -1,7 +1,8 @@
 """The one evaluation engine: runs (candidate x fold) tasks k at a time from driver threads.
 
 Strategies only decide *what* to try (``ask``) and learn from results (``tell``); stoppers
-decide *when* to stop asking; the engine owns the thread pool, the job tags (through a
+decide *when* to stop asking; a scheduler (:mod:`sparktune.core.scheduler`) decides how much
+budget a trial gets, rung by rung; the engine owns the thread pool, the job tags (through a
 :class:`~sparktune.core.port.SessionPort`, so a trial's jobs can be found and cancelled),
 the failure policy, callbacks, and closing the objective. It imports nothing from pyspark.
 """
@@ -16,15 +17,16 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sparktune.core.callbacks import Callback, Objective, Strategy
 from sparktune.core.errors import SearchFailedError, describe_error
 from sparktune.core.port import SessionPort
+from sparktune.core.scheduler import ASHA, Ladder
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.stopping import Stopper, check_parallelism
-from sparktune.core.trial import Candidate, FoldResult, Trial, TrialState
+from sparktune.core.trial import Candidate, FoldResult, Rung, Trial, TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ class _Running:
     candidate: Candidate
     futures: list[cf.Future[FoldResult]]
     started: float = field(default_factory=time.time)
+    rung: int = 0
+    budget: float | None = None
+    earlier: tuple[Rung, ...] = ()
 
     def done(self) -> bool:
         return all(f.done() for f in self.futures)
@@ -82,15 +87,20 @@ class Engine:
         parallelism: int = 1,
         error_policy: ErrorPolicy | str = ErrorPolicy.CONTINUE,
         callbacks: Sequence[Callback] = (),
+        scheduler: ASHA | None = None,
     ) -> None:
         self.objective = objective
         self.port = port
         self.parallelism = check_parallelism(parallelism)
         self.error_policy = ErrorPolicy.parse(error_policy)
         self.callbacks = list(callbacks)
+        self.scheduler = scheduler
         self.tag = f"sparktune-{uuid.uuid4().hex[:12]}"
         self.trials: list[Trial] = []
         self._best = math.nan
+        self._told: set[int] = set()
+        self._paused: dict[int, Trial] = {}
+        self._ladder = Ladder(None, objective.larger_is_better)
 
     def run(
         self,
@@ -103,8 +113,11 @@ class Engine:
         A stopper's deadline cancels the jobs of unfinished trials. ``resumed`` are trials
         finished by an earlier run (a checkpoint): they are told to the strategy and the
         callbacks first, count as asked and are in the outcome; new trials are numbered
-        after them. The thread pool is closed and the objective released however the
-        search ends; callbacks get ``on_search_end`` with the error that is leaving, if any.
+        after them (paused ones wait for promotion again). Under a scheduler, a free slot
+        first goes to a paused trial the scheduler promotes, else to a new candidate; paused
+        trials still waiting when the search ends are recorded ``pruned``. The thread pool
+        is closed and the objective released however the search ends; callbacks get
+        ``on_search_end`` with the error that is leaving, if any.
         """
         started = time.time()
         for stopper in stoppers:
@@ -116,14 +129,23 @@ class Engine:
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
         error: BaseException | None = None
+        if self.scheduler is not None:
+            eta = self.scheduler.reduction_factor
+            brackets = self.scheduler.brackets()
+            self._ladder = Ladder(brackets, self.objective.larger_is_better, eta)
         self._notify("on_search_start", self)
         for trial in resumed:
-            self._record(strategy, trial)
-            self._improves(trial)
+            self._resume(strategy, trial)
         try:
             exhausted = False
             while True:
-                while not exhausted and len(running) < self.parallelism:
+                while len(running) < self.parallelism:
+                    promoted = self._ladder.promotion({n: t.rung for n, t in self._paused.items()})
+                    if promoted is not None:
+                        running[promoted] = self._promote(pool, promoted)
+                        continue
+                    if exhausted:
+                        break
                     refusing = next((s for s in stoppers if not s.may_ask(asked)), None)
                     if refusing is not None:
                         exhausted, reason = True, refusing.reason
@@ -132,6 +154,7 @@ class Engine:
                     if candidate is None:
                         exhausted = True
                         break
+                    self._ladder.start(number)
                     running[number] = self._submit(pool, number, candidate)
                     asked, number = asked + 1, number + 1
                 if not running:
@@ -154,6 +177,9 @@ class Engine:
                 self._cancel_all(running)
                 for key in sorted(running):
                     self._record(strategy, self._finish(running[key], cancelled=True))
+            for key in sorted(self._paused):
+                trial = self._paused.pop(key)
+                self._record(strategy, replace(trial, state=TrialState.PRUNED, promoted=False))
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
             self._notify("on_search_end", list(self.trials), error)
@@ -180,6 +206,14 @@ class Engine:
             return
         del running[key]
         trial = self._finish(run)
+        if trial.state is TrialState.COMPLETE and self.scheduler is not None:
+            value = trial.value
+            self._ladder.report(run.number, run.rung, value)
+            rung = Rung(run.rung, float(run.budget or math.nan), value)
+            trial = replace(trial, rungs=(*run.earlier, rung))
+            if not self._ladder.is_top(run.number, run.rung):
+                self._pause(strategy, replace(trial, state=TrialState.PAUSED))
+                return
         self._record(strategy, trial)
         if trial.state is TrialState.FAILED and self.error_policy is ErrorPolicy.RAISE:
             raise trial.exception or SearchFailedError(trial.error)
@@ -200,15 +234,65 @@ class Engine:
             self._best = value
         return better
 
-    def _submit(self, pool: cf.ThreadPoolExecutor, number: int, candidate: Candidate) -> _Running:
+    def _submit(
+        self,
+        pool: cf.ThreadPoolExecutor,
+        number: int,
+        candidate: Candidate,
+        rung: int = 0,
+        earlier: Trial | None = None,
+    ) -> _Running:
+        """Start every fold of trial ``number`` at ``rung`` (its budget from the ladder)."""
         futures = []
         tags = [self.tag, self.trial_tag(number)]
+        budget = self._ladder.budget(number, rung)
+        extra = {} if budget is None else {"budget": budget}
         for fold in range(self.objective.num_folds):
-            task = functools.partial(self.objective.evaluate, candidate, fold)
+            task = functools.partial(self.objective.evaluate, candidate, fold, **extra)
             description = f"sparktune trial {number} fold {fold}"
+            if budget is not None:
+                description += f" rung {rung} ({budget:g})"
             futures.append(pool.submit(self.port.in_thread(task, tags, description)))
-        self._notify("on_trial_start", number, candidate)
-        return _Running(number, candidate, futures)
+        if earlier is None:
+            self._notify("on_trial_start", number, candidate)
+            return _Running(number, candidate, futures, rung=rung, budget=budget)
+        return _Running(
+            number, candidate, futures, earlier.started, rung, budget, tuple(earlier.rungs)
+        )
+
+    def _promote(self, pool: cf.ThreadPoolExecutor, number: int) -> _Running:
+        """Run paused trial ``number`` on its next rung (the checkpoint learns it first)."""
+        trial = replace(self._paused.pop(number), promoted=True)
+        self._notify("on_trial_update", trial)
+        logger.info(
+            "trial %d promoted to rung %d (%s at rung %d)",
+            number,
+            trial.rungs[-1].index + 1,
+            trial.value,
+            trial.rungs[-1].index,
+        )
+        return self._submit(pool, number, trial.candidate, trial.rungs[-1].index + 1, trial)
+
+    def _pause(self, strategy: Strategy, trial: Trial) -> None:
+        """Keep a trial that finished a rung below the top until it is promoted or pruned."""
+        self._paused[trial.number] = trial
+        self._tell(strategy, trial)
+        self._notify("on_trial_update", trial)
+
+    def _resume(self, strategy: Strategy, trial: Trial) -> None:
+        """Take a checkpointed trial: a paused one waits again, the others are recorded."""
+        if trial.rungs:
+            self._ladder.restore(trial.number, [r.resource for r in trial.rungs], trial.promoted)
+            for rung in trial.rungs:
+                self._ladder.report(trial.number, rung.index, rung.value)
+        else:
+            self._ladder.start(trial.number)
+        if trial.state is TrialState.PAUSED:
+            self._paused[trial.number] = trial
+            self._tell(strategy, trial)
+            return
+        self._record(strategy, trial)
+        self._improves(trial)
 
     def _cancel_trial(self, run: _Running) -> None:
         for future in run.futures:
@@ -258,16 +342,28 @@ class Engine:
             exception=exception,
             started=run.started,
             finished=time.time(),
+            rungs=run.earlier,
         )
 
     def _record(self, strategy: Strategy, trial: Trial) -> None:
         self.trials.append(trial)
         self.trials.sort(key=lambda t: t.number)
+        self._tell(strategy, trial)
+        self._notify("on_trial_end", trial)
+
+    def _tell(self, strategy: Strategy, trial: Trial) -> None:
+        """Tell the strategy a trial once: at its first rung's end, or when it ended.
+
+        Under a scheduler the strategy learns every trial's metric on its first budget, the
+        one all trials of a bracket share, as soon as it is known.
+        """
+        if trial.number in self._told:
+            return
+        self._told.add(trial.number)
         try:
             strategy.tell(trial)
         except Exception:
             logger.exception("the search strategy failed to take trial %d", trial.number)
-        self._notify("on_trial_end", trial)
 
     def _notify(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -279,7 +375,7 @@ class Engine:
 
     def _check_any_succeeded(self) -> None:
         failed = [t for t in self.trials if t.state is TrialState.FAILED]
-        if not failed or any(t.state is TrialState.COMPLETE for t in self.trials):
+        if not failed or any(t.state.scored for t in self.trials):
             return
         first = failed[0]
         raise SearchFailedError(

@@ -24,22 +24,36 @@ class ProgressBar(Callback):
         self.desc = desc
         self.best = math.nan
         self.failed = 0
+        self._counted: set[int] = set()
         self._bar: tqdm | None = None
 
     def on_search_start(self, engine: Engine) -> None:
         """Open the bar."""
         self._bar = tqdm(total=self.total, desc=self.desc, unit="trial", dynamic_ncols=True)
 
+    def on_trial_update(self, trial: Trial) -> None:
+        """Count a trial once it has its first result (under a scheduler: its first rung)."""
+        if trial.number not in self._counted:
+            self._counted.add(trial.number)
+            self._advance()
+
     def on_trial_end(self, trial: Trial) -> None:
-        """Advance the bar and show the best metric so far."""
+        """Advance the bar (once per trial) and show the best full-budget metric so far."""
         if trial.state is TrialState.FAILED:
             self.failed += 1
         value = trial.value
-        if not math.isnan(value) and (
+        if trial.state is TrialState.COMPLETE and (
             math.isnan(self.best)
             or (value > self.best if self.larger_is_better else value < self.best)
         ):
             self.best = value
+        if trial.number not in self._counted:
+            self._counted.add(trial.number)
+            self._advance()
+        elif self._bar is not None:
+            self._bar.set_postfix(best=f"{self.best:.6g}", failed=self.failed)
+
+    def _advance(self) -> None:
         if self._bar is not None:
             self._bar.set_postfix(best=f"{self.best:.6g}", failed=self.failed, refresh=False)
             self._bar.update(1)

@@ -26,7 +26,10 @@ def results_frame(
     """Build the table: params, then per metric ``mean_/std_/split{k}_`` on ``val`` and ``train``.
 
     ``rank`` orders complete trials by the primary (first) metric, 1 = best; failed and
-    cancelled trials keep NaN metrics and their error.
+    cancelled trials keep NaN metrics and their error. Under a scheduler, ``rung`` and
+    ``resource`` say where a trial stopped (its metrics are those of that rung), and
+    ``rung{k}_resource`` / ``rung{k}_val_<primary>`` the budget and primary metric of every
+    rung it finished.
     """
     rows = []
     for trial in trials:
@@ -46,6 +49,11 @@ def results_frame(
                     row[f"split{k}_{side}_{metric}"] = by_fold.get(k, np.nan)
         for key, value in _merged_info(trial).items():
             row[key] = value
+        if trial.rungs:
+            row["rung"], row["resource"] = trial.rungs[-1].index, trial.rungs[-1].resource
+            for rung in trial.rungs:
+                row[f"rung{rung.index}_resource"] = rung.resource
+                row[f"rung{rung.index}_val_{metrics[0]}"] = rung.value
         row["fit_time"] = trial.fit_time
         row["duration"] = max(trial.finished - trial.started, 0.0)
         row["error"] = trial.error

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA
 from sparktune.core.stopping import Stopper, check_parallelism, stoppers
 
 #: The strategies searches take by name (the last three are Optuna samplers).
@@ -123,6 +124,7 @@ class SearchSettings:
     space: str = ""
     estimator: str = ""
     params: tuple[str, ...] = ()
+    scheduler: ASHA | None = None
 
     def __post_init__(self) -> None:
         """Check every limit once, before any Spark job (the stoppers repeat no check)."""
@@ -166,6 +168,7 @@ class SearchSettings:
             "error_policy": self.error_policy.value,
             "space": self.space,
             "estimator": self.estimator,
+            **(self.scheduler.describe() if self.scheduler is not None else {}),
         }
 
     def identity(self) -> Mapping[str, Any]:
@@ -177,4 +180,5 @@ class SearchSettings:
             "params": sorted(self.params),
             "metrics": list(self.metrics),
             "split": [split.kind, split.num_folds, split.train_ratio, split.fold_col],
+            "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
         }

@@ -12,11 +12,32 @@ import numpy as np
 
 
 class TrialState(str, Enum):
-    """How a trial ended (trials are recorded once they end)."""
+    """How a trial ended (trials are recorded once they end).
+
+    Under a scheduler (successive halving), a trial that finished a rung below the top is
+    ``PAUSED`` while it waits for a promotion, and ``PRUNED`` if the search ends without
+    promoting it; only ``COMPLETE`` trials reached the full budget.
+    """
 
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"
+    PAUSED = "paused"
+
+    @property
+    def scored(self) -> bool:
+        """Whether a trial in this state has a metric (at the last rung it finished)."""
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.PAUSED)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A trial's mean primary metric after one rung of successive halving, at its budget."""
+
+    index: int
+    resource: float
+    value: float
 
 
 @dataclass(frozen=True)
@@ -50,7 +71,11 @@ class FoldResult:
 
 @dataclass(frozen=True)
 class Trial:
-    """A finished (or cancelled) evaluation of one candidate on every fold."""
+    """A finished (or cancelled) evaluation of one candidate on every fold.
+
+    Under a scheduler, ``folds`` are those of the last rung finished, ``rungs`` the metric
+    at every rung, and ``promoted`` says a paused trial was promoted to its next rung.
+    """
 
     number: int
     candidate: Candidate
@@ -61,6 +86,13 @@ class Trial:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     started: float = 0.0
     finished: float = 0.0
+    rungs: tuple[Rung, ...] = ()
+    promoted: bool = False
+
+    @property
+    def rung(self) -> int | None:
+        """The last rung this trial finished (None without a scheduler)."""
+        return self.rungs[-1].index if self.rungs else None
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -76,22 +108,22 @@ class Trial:
         ]
 
     def mean(self, metric: str | None = None, side: str = "val") -> float:
-        """Mean over folds; NaN unless the trial completed."""
+        """Mean over folds; NaN unless the trial has a metric (complete, paused, pruned)."""
         values = self.fold_values(metric, side)
-        if self.state is not TrialState.COMPLETE or not values:
+        if not self.state.scored or not values:
             return math.nan
         return float(np.mean(values))
 
     def std(self, metric: str | None = None, side: str = "val") -> float:
         """Population standard deviation over folds, as pyspark reports ``stdMetrics``."""
         values = self.fold_values(metric, side)
-        if self.state is not TrialState.COMPLETE or not values:
+        if not self.state.scored or not values:
             return math.nan
         return float(np.std(values))
 
     @property
     def value(self) -> float:
-        """The primary validation metric, averaged over folds (NaN when not complete)."""
+        """The primary validation metric, averaged over folds (NaN when it has none)."""
         return self.mean()
 
     @property

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.frontends.local import tune_local
@@ -31,6 +32,7 @@ from sparktune.search.space import resolve
 from sparktune.spark import xgb
 from sparktune.spark.local_data import MAX_COLLECT_ROWS
 from sparktune.spark.pipeline import describe_estimator
+from sparktune.spark.resources import resolve_scheduler
 from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
@@ -47,6 +49,7 @@ def tune(
     *,
     extra_evaluators: Sequence[Evaluator] = (),
     strategy: str | BaseSampler = "tpe",
+    scheduler: ASHA | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -81,6 +84,10 @@ def tune(
       ``"optuna-tpe"``, ``"cmaes"``, ``"qmc"`` or any ``optuna.samplers.BaseSampler``
       (:mod:`sparktune.search.optuna`); ``points_to_evaluate`` (name -> value dicts) are
       tried first;
+    - ``scheduler``: :class:`~sparktune.ASHA` or :class:`~sparktune.Hyperband` give every
+      trial a small budget first (fewer iterations of the final estimator, or fewer rows)
+      and the full budget only to those that rank well (:mod:`sparktune.core.scheduler`);
+      the best trial is one that reached the full budget;
     - ``parallelism`` trials (x folds) run at once from driver threads;
     - folds: ``num_folds`` (k-fold, 3 by default; by ``fold_col`` if given), or
       ``train_ratio`` (one random split), or ``validation_data`` (a DataFrame to score on;
@@ -118,6 +125,7 @@ def tune(
             "validation_data": validation_data is not None,
             "fold_col": fold_col is not None,
             "cache_budget": cache_budget is not None,
+            "scheduler": scheduler is not None,
         }
         given = [name for name, on in spark_only.items() if on]
         if given:
@@ -137,6 +145,9 @@ def tune(
             "its columns from its stages and the evaluator's labelCol."
         )
     resolved = resolve(estimator, space)
+    resource = None
+    if scheduler is not None:
+        scheduler, resource = resolve_scheduler(scheduler, resolved.estimator, resolved.options)
     evaluators = [evaluator, *extra_evaluators]
     metrics, larger_is_better = metrics_of(evaluators)
     _check_data(data, validation_data)
@@ -156,6 +167,7 @@ def tune(
         space=describe_space(space),
         estimator=describe_estimator(estimator),
         params=tuple(resolved.params),
+        scheduler=scheduler,
     )
     options = resolve_tracking(tracking, experiment)
     search = make_strategy(
@@ -169,13 +181,18 @@ def tune(
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
     hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
 
+    full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}
+
     def refit_trial(best: Any) -> Any:
-        param_map = best.candidate.param_map
+        param_map = {**best.candidate.param_map, **full}
         return resolved.final_model(xgb.refit(resolved.estimator, data, param_map))
 
+    problem = SearchProblem(
+        data, resolved.estimator, resolved.options, evaluators, validation_data, resource
+    )
     return run_search(
         settings,
-        SearchProblem(data, resolved.estimator, resolved.options, evaluators, validation_data),
+        problem,
         search,
         refit=refit_trial if refit else None,
         tracking=options,

@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Candidate
 from sparktune.lifecycle.result import TuneResult
@@ -31,12 +32,14 @@ from sparktune.search.candidates import CandidateList
 from sparktune.search.describe import describe_space
 from sparktune.spark import pipeline
 from sparktune.spark.checks import check_param_maps
+from sparktune.spark.resources import resolve_scheduler
 from sparktune.spark.xgb import refit
 from sparktune.tracking.autolog import autolog_paused
 
 __all__ = [
     "CrossValidator",
     "CrossValidatorModel",
+    "HalvingCrossValidator",
     "TrainValidationSplit",
     "TrainValidationSplitModel",
 ]
@@ -59,8 +62,14 @@ class _SparktuneParams(Params):
         """Sets the value of :py:attr:`errorPolicy` ('continue' or 'raise')."""
         return self._set(errorPolicy=value)
 
-    def _search(self, dataset: DataFrame, split: Split) -> TuneResult:
-        """Evaluate every param map on the folds of ``split``; refit the best on ``dataset``."""
+    def _search(
+        self, dataset: DataFrame, split: Split, scheduler: ASHA | None = None
+    ) -> TuneResult:
+        """Evaluate every param map on the folds of ``split``; refit the best on ``dataset``.
+
+        Under ``scheduler`` the maps get budgets rung by rung and the best is refit at the
+        full budget.
+        """
         est = self.getOrDefault("estimator")
         epm = self.getOrDefault("estimatorParamMaps")
         if not epm:
@@ -70,6 +79,10 @@ class _SparktuneParams(Params):
         evaluator = self.getOrDefault("evaluator")
         metrics, larger_is_better = metrics_of([evaluator])
         options = pipeline.options_of(epm)
+        resource = None
+        if scheduler is not None:
+            scheduler, resource = resolve_scheduler(scheduler, est, options)
+        full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}
         names = pipeline.readable_names(est, list(options))
         settings = SearchSettings(
             entry_point=type(self).__name__,
@@ -85,13 +98,14 @@ class _SparktuneParams(Params):
             space=describe_space({names[p]: values for p, values in options.items()}),
             estimator=pipeline.describe_estimator(est),
             params=tuple(names.values()),
+            scheduler=scheduler,
         )
         candidates = [Candidate({names[p]: v for p, v in pm.items()}, dict(pm)) for pm in epm]
         return run_search(
             settings,
-            SearchProblem(dataset, est, options, [evaluator]),
+            SearchProblem(dataset, est, options, [evaluator], resource=resource),
             CandidateList(candidates),
-            refit=lambda best: refit(est, dataset, epm[best.number]),
+            refit=lambda best: refit(est, dataset, {**epm[best.number], **full}),
             tracking=getattr(self, "tracking", None),
             callbacks=getattr(self, "callbacks", []),
             raise_refit_error=policy is ErrorPolicy.RAISE,
@@ -231,14 +245,146 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         return pyspark_tuning.CrossValidatorWriter(self)
 
     def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
+        return self._cross_validate(dataset, None)
+
+    def _cross_validate(self, dataset: DataFrame, scheduler: ASHA | None) -> CrossValidatorModel:
+        """Evaluate the grid on ``numFolds`` folds (under ``scheduler`` if given)."""
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
-        result = self._search(dataset, Split("kfold", num_folds, fold_col=fold_col))
+        split = Split("kfold", num_folds, fold_col=fold_col)
+        result = self._search(dataset, split, scheduler)
         avg = [t.value for t in result.trials]
         std = [t.std() for t in result.trials]
         subs = self._sub_models(result, num_folds) if self.getCollectSubModels() else None
         model = CrossValidatorModel(result.best_model, avg, subs, std)
         return self._finish(self._copyValues(model), result)
+
+
+class HalvingCrossValidator(CrossValidator):
+    """K-fold cross validation of a grid by successive halving (ASHA), like scikit-learn's
+    ``HalvingGridSearchCV``: every param map gets a small budget, the best third the next.
+
+    The budget is ``resource``: an iteration param of the final estimator (by default its
+    usual one, ``maxIter`` for GBTs, ``numTrees`` for forests, else ``"rows"``, a fraction
+    of each fold's training part), from ``minResource`` (default ``maxResource /
+    factor**2``) to ``maxResource`` (default the estimator's own value, or all rows),
+    ``factor`` times more per rung (:class:`sparktune.ASHA`). ``avgMetrics`` (and
+    ``stdMetrics``, ``subModels``) of a map pruned below the top rung hold its metric at the
+    last rung it reached, on a smaller budget; ``results`` says which (``rung``,
+    ``resource``, ``state``). The best map is one that reached ``maxResource``, refit on the
+    whole dataset at that budget. The model saves as pyspark's ``CrossValidatorModel``.
+    """
+
+    factor: Param[float] = Param(
+        Params._dummy(),
+        "factor",
+        "how many times the budget grows per rung; about 1/factor of the maps go on (>= 2)",
+        typeConverter=TypeConverters.toFloat,
+    )
+    resource: Param[str] = Param(
+        Params._dummy(),
+        "resource",
+        "the budget: an iteration param of the final estimator (e.g. 'maxIter') or 'rows' "
+        "(default: the estimator's usual iteration param, else 'rows')",
+        typeConverter=TypeConverters.toString,
+    )
+    minResource: Param[float] = Param(
+        Params._dummy(),
+        "minResource",
+        "the smallest budget, every map's first (default: maxResource / factor**2)",
+        typeConverter=TypeConverters.toFloat,
+    )
+    maxResource: Param[float] = Param(
+        Params._dummy(),
+        "maxResource",
+        "the full budget, the top rung's (default: the estimator's value, or all rows)",
+        typeConverter=TypeConverters.toFloat,
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        estimator: Any = None,
+        estimatorParamMaps: Any = None,
+        evaluator: Any = None,
+        numFolds: int = 3,
+        seed: int | None = None,
+        parallelism: int = 1,
+        collectSubModels: bool = False,
+        foldCol: str = "",
+        errorPolicy: str = "continue",
+        factor: float = 3,
+        resource: str | None = None,
+        minResource: float | None = None,
+        maxResource: float | None = None,
+    ) -> None:
+        kwargs = self._input_kwargs
+        super().__init__()
+        self._setDefault(factor=3.0)
+        self._set(**kwargs)
+
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        estimator: Any = None,
+        estimatorParamMaps: Any = None,
+        evaluator: Any = None,
+        numFolds: int = 3,
+        seed: int | None = None,
+        parallelism: int = 1,
+        collectSubModels: bool = False,
+        foldCol: str = "",
+        errorPolicy: str = "continue",
+        factor: float = 3,
+        resource: str | None = None,
+        minResource: float | None = None,
+        maxResource: float | None = None,
+    ) -> HalvingCrossValidator:
+        """Sets params for the halving cross validator."""
+        return self._set(**self._input_kwargs)
+
+    def getFactor(self) -> float:
+        """Gets the value of factor."""
+        return self.getOrDefault(self.factor)
+
+    def setFactor(self, value: float) -> HalvingCrossValidator:
+        """Sets the value of :py:attr:`factor`."""
+        return self._set(factor=value)
+
+    def getResource(self) -> str | None:
+        """Gets the value of resource (None: the estimator's usual one)."""
+        return self._given(self.resource)
+
+    def setResource(self, value: str) -> HalvingCrossValidator:
+        """Sets the value of :py:attr:`resource`."""
+        return self._set(resource=value)
+
+    def getMinResource(self) -> float | None:
+        """Gets the value of minResource (None: the default)."""
+        return self._given(self.minResource)
+
+    def setMinResource(self, value: float) -> HalvingCrossValidator:
+        """Sets the value of :py:attr:`minResource`."""
+        return self._set(minResource=value)
+
+    def getMaxResource(self) -> float | None:
+        """Gets the value of maxResource (None: the default)."""
+        return self._given(self.maxResource)
+
+    def setMaxResource(self, value: float) -> HalvingCrossValidator:
+        """Sets the value of :py:attr:`maxResource`."""
+        return self._set(maxResource=value)
+
+    def _given(self, param: Param[Any]) -> Any:
+        return self.getOrDefault(param) if self.isDefined(param) else None
+
+    def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
+        scheduler = ASHA(
+            self.getResource(), self.getMinResource(), self.getMaxResource(), self.getFactor()
+        )
+        return self._cross_validate(dataset, scheduler)
 
 
 class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams):

@@ -135,8 +135,10 @@ def configure_logging(verbose: bool) -> None:
 def _validate(options: argparse.Namespace) -> int:
     spec = config.load(options.spec, options.overrides)
     space = ", ".join(spec.search.space)
+    scheduler = spec.search.scheduler
+    halving = f" under {scheduler.type}" if scheduler is not None else ""
     print(
-        f"{options.spec}: OK ({len(spec.stages)} stages; {spec.search.strategy} search "
+        f"{options.spec}: OK ({len(spec.stages)} stages; {spec.search.strategy} search{halving} "
         f"over {space}; metric {spec.evaluation.metric.name})"
     )
     return 0

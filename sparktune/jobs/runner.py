@@ -185,6 +185,7 @@ def _tune(
         build_evaluator(evaluation.metric, label),
         extra_evaluators=[build_evaluator(m, label) for m in evaluation.extra_metrics],
         strategy=search.strategy,
+        scheduler=search.scheduler.build() if search.scheduler is not None else None,
         max_trials=search.max_trials,
         parallelism=search.parallelism,
         num_folds=evaluation.folds,

@@ -23,6 +23,7 @@ from sparktune.core.engine import Engine, Outcome
 from sparktune.core.errors import SearchFailedError
 from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
+from sparktune.core.scheduler import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.local import LocalProblem
@@ -50,6 +51,7 @@ class SearchProblem:
 
     ``options`` names every Param the search may set, with the values it may take where
     they are known (needed for Params-valued params): it decides where the pipeline splits.
+    ``resource`` is the iteration Param a scheduler's budget sets (None: none, or rows).
     """
 
     data: DataFrame
@@ -57,6 +59,7 @@ class SearchProblem:
     options: Mapping[Param, Sequence[Any]]
     evaluators: Sequence[Evaluator]
     validation_data: DataFrame | None = None
+    resource: Param | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -176,14 +179,20 @@ def evaluate(
     named = name_evaluators(problem.evaluators)
     data = problem.data
     folds = splits.make_folds(data, settings.split, settings.seed, problem.validation_data)
-    plan = pipeline.plan(problem.estimator, problem.options)
+    options = dict(problem.options)
+    scheduler = settings.scheduler
+    if problem.resource is not None and scheduler is not None:
+        options[problem.resource] = sorted(
+            {int(b) for rungs in scheduler.brackets() for b in rungs}
+        )
+    plan = pipeline.plan(problem.estimator, options)
     stages = pipeline.flatten(problem.estimator, [])
     check_columns(data, stages, named)
     check_not_empty(data)
     check_labels(data, [*stages, *named.values()])
     check_folds(folds)
     spark = data.sparkSession
-    concurrency = slots.plan_concurrency(spark, plan.stages, problem.options, settings.parallelism)
+    concurrency = slots.plan_concurrency(spark, plan.stages, options, settings.parallelism)
     port = port_for(spark)
     objective = PipelineObjective(
         plan,
@@ -192,8 +201,9 @@ def evaluate(
         FoldCache(cache_budget if cache_budget is not None else port.cache_budget()),
         train_metrics=settings.train_metrics,
         keep_models=settings.keep_models,
-        columns=pipeline.referenced_columns([*plan.suffix, *named.values()], problem.options),
+        columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
         session=port.candidate_session(),
+        resource=problem.resource if problem.resource is not None else ROWS,
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",
@@ -201,7 +211,9 @@ def evaluate(
         len(plan.suffix),
     )
     hooks = [*callbacks, *port.leftovers()]
-    engine = Engine(objective, port, concurrency.parallelism, settings.error_policy, hooks)
+    engine = Engine(
+        objective, port, concurrency.parallelism, settings.error_policy, hooks, scheduler
+    )
     with port.searching():
         return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
 

@@ -22,7 +22,7 @@ import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, Trials, rand
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
 
-from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.core.trial import Candidate, Trial
 from sparktune.search.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class HyperoptSearch:
         if doc is None:
             return
         value = trial.value
-        if trial.state is TrialState.COMPLETE and not math.isnan(value):
+        if trial.state.scored and not math.isnan(value):
             result: dict[str, Any] = {"status": STATUS_OK, "loss": self.sign * value}
         else:
             error = trial.error or f"trial {trial.state.value} without a metric"

@@ -43,7 +43,7 @@ import numpy as np
 from hyperopt.pyll import Apply
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.core.trial import Candidate, Trial
 from sparktune.search import pyll
 from sparktune.search.dimensions import SAMPLERS, dimensions
 from sparktune.search.space import SearchSpace
@@ -155,7 +155,7 @@ class OptunaSearch:
     def tell(self, trial: Trial) -> None:
         """Tell the study a finished trial: its metric, or ``FAIL`` (failed or cancelled)."""
         value = trial.value
-        outcome = value if trial.state is TrialState.COMPLETE and not math.isnan(value) else None
+        outcome = value if trial.state.scored and not math.isnan(value) else None
         tid = trial.candidate.tid
         asked = self._asked.pop(tid, None) if tid is not None else None
         if asked is None:

@@ -43,7 +43,7 @@ class ReleaseLeftovers(Callback):
 
     def on_search_end(self, trials: Sequence[Trial], error: BaseException | None) -> None:
         """Unpersist what interrupted fits left behind (the engine has released its cache)."""
-        if all(t.state is TrialState.COMPLETE for t in trials):
+        if all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
             return
         held = self._spark.sparkContext._jsc.getPersistentRDDs()
         left = [rdd_id for rdd_id in held.keys() if int(rdd_id) not in self._before]

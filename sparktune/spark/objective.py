@@ -9,6 +9,7 @@ from typing import Any
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
+from pyspark.ml.param import Param
 from pyspark.ml.util import RemoteModelRef
 from pyspark.sql import DataFrame, SparkSession
 
@@ -49,6 +50,11 @@ class PipelineObjective:
     given: those the suffix and evaluators may read); each candidate then fits just the
     suffix and is scored by every evaluator. The persisted folds are handed to the suffix
     in ``session`` (default: the data's own; the runner passes an interpreted clone).
+
+    Under a scheduler, a rung's ``budget`` sets ``resource`` (an iteration Param of the final
+    estimator) for the fit, or, with ``resource="rows"``, keeps that fraction of the fold's
+    training part (a seeded sample: a larger fraction keeps every row of a smaller one);
+    the validation part stays whole, so every rung is scored on the same rows.
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class PipelineObjective:
         keep_models: bool = False,
         columns: frozenset[str] | None = None,
         session: SparkSession | None = None,
+        resource: Param | str | None = None,
     ) -> None:
         if not evaluators:
             raise ValidationError("At least one evaluator is needed to score candidates.")
@@ -74,6 +81,7 @@ class PipelineObjective:
         self.keep_models = keep_models
         self.columns = columns
         self.session = session
+        self.resource = resource
 
     @property
     def num_folds(self) -> int:
@@ -104,14 +112,21 @@ class PipelineObjective:
             raise
         return entry
 
-    def evaluate(self, candidate: Candidate, fold_index: int) -> FoldResult:
-        """Fit ``candidate`` on fold ``fold_index`` and score it with every evaluator."""
+    def evaluate(
+        self, candidate: Candidate, fold_index: int, budget: float | None = None
+    ) -> FoldResult:
+        """Fit ``candidate`` on fold ``fold_index`` (at ``budget``) and score it."""
         fold = self.folds[fold_index]
         param_map = candidate.param_map
         key = (fold_index, self.plan.prefix_key(param_map))
         with self.cache.use(key, lambda: self._featurize(fold, param_map)) as entry:
+            train, budgeted = entry.train, dict(param_map)
+            if budget is not None and isinstance(self.resource, Param):
+                budgeted[self.resource] = int(budget)
+            elif budget is not None and budget < 1:
+                train = train.sample(fraction=budget, seed=fold_index)
             train, fit_map = carve_early_stopping(
-                entry.train, self.plan.suffix, param_map, seed=fold_index
+                train, self.plan.suffix, budgeted, seed=fold_index
             )
             start = time.perf_counter()
             model = self.plan.fit_suffix(train, fit_map)

@@ -12,8 +12,11 @@ checkpoint, never a torn one. The file is readable by people and tools::
 
 ``params`` are the readable values (as in the results table); ``assignment`` is the hyperopt
 point (option indexes, numbers) that :func:`load` turns back into the very same candidate.
-Only complete and failed trials are kept: a cancelled or unfinished trial runs again on
-resume. NaN metrics are written as ``null``.
+Only complete, failed and (under a scheduler) pruned and paused trials are kept, the last
+two with their metric at every rung and whether a paused one was promoted: on resume a
+paused trial waits for promotion again, a promoted one runs its next rung first, and no
+finished rung runs again; a cancelled or unfinished trial runs again. NaN metrics are
+written as ``null``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
 from sparktune.core.settings import SearchSettings
-from sparktune.core.trial import FoldResult, Trial, TrialState
+from sparktune.core.trial import FoldResult, Rung, Trial, TrialState
 from sparktune.search.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 #: Version of the file layout; a different one is refused rather than misread.
 FORMAT = 1
 #: States worth keeping: what a resumed search does not run again.
-KEPT = (TrialState.COMPLETE, TrialState.FAILED)
+KEPT = (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED, TrialState.PAUSED)
 
 
 class Checkpoint(Callback):
@@ -65,12 +68,16 @@ class Checkpoint(Callback):
         self.write()
 
     def on_trial_end(self, trial: Trial) -> None:
-        """Add a complete or failed trial and rewrite the file."""
+        """Add a trial that ended in a kept state and rewrite the file."""
         if trial.state not in KEPT:
             return
         with self._lock:
             self._records[trial.number] = record(trial)
         self.write()
+
+    def on_trial_update(self, trial: Trial) -> None:
+        """Keep a paused (or just promoted) trial's rungs, so a resume does not rerun them."""
+        self.on_trial_end(trial)
 
     def write(self) -> None:
         """Rewrite the file atomically with every trial kept so far."""
@@ -139,6 +146,17 @@ def record(trial: Trial) -> dict[str, Any]:
         "error": trial.error,
         "started": trial.started,
         "finished": trial.finished,
+        **(
+            {
+                "rungs": [
+                    {"rung": r.index, "resource": r.resource, "value": _number(r.value)}
+                    for r in trial.rungs
+                ],
+                "promoted": trial.promoted,
+            }
+            if trial.rungs
+            else {}
+        ),
     }
 
 
@@ -237,6 +255,11 @@ def _trial(entry: Mapping[str, Any], space: SearchSpace, primary: str, path: Any
         error=entry.get("error"),
         started=entry.get("started", 0.0),
         finished=entry.get("finished", 0.0),
+        rungs=tuple(
+            Rung(r["rung"], float(r["resource"]), _float(r["value"]))
+            for r in entry.get("rungs", [])
+        ),
+        promoted=bool(entry.get("promoted", False)),
     )
 
 

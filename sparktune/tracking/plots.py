@@ -18,7 +18,9 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
 _COMPLETE = "complete"
+_PRUNED = "pruned"
 _POINT = "#4C72B0"
+_MUTED = "#A0A0A0"
 _BEST = "#DD8452"
 _FAILED = "#C44E52"
 
@@ -84,14 +86,50 @@ def overview(
     return fig
 
 
+def rungs(
+    results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
+) -> Figure:
+    """Successive halving: each trial's metric at every rung against its budget.
+
+    Trials that reached the full budget are drawn in colour (the best one marked), pruned
+    ones in grey, so the plot shows which budgets ranked the candidates and how.
+    """
+    metric, better = _resolve(results, metric, larger_is_better)
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    count = 1 + max(int(c[4:].split("_")[0]) for c in results.columns if c.endswith("_resource"))
+    best = results["rank"] == 1 if "rank" in results else pd.Series(False, index=results.index)
+    for index, row in results.iterrows():
+        xs = [row.get(f"rung{k}_resource") for k in range(count)]
+        ys = [row.get(f"rung{k}_val_{metric}") for k in range(count)]
+        points = [(x, y) for x, y in zip(xs, ys) if pd.notna(x) and pd.notna(y)]
+        if not points:
+            continue
+        complete = row["state"] == _COMPLETE
+        color = _BEST if best.get(index, False) else _POINT if complete else _MUTED
+        ax.plot(
+            *zip(*points), marker="o", markersize=4, color=color, alpha=0.9 if complete else 0.5
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("budget (resource)")
+    ax.set_ylabel(f"{metric} (validation, mean over folds)")
+    direction = "higher" if better else "lower"
+    ax.set_title(f"{metric} per rung ({direction} is better; grey: pruned)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def search_figures(
     results: pd.DataFrame, metric: str | None = None, larger_is_better: bool | None = None
 ) -> dict[str, Figure]:
-    """Both plots of a search, by the file stem they are saved under."""
-    return {
+    """The plots of a search (with the rungs under a scheduler), by file stem."""
+    figures = {
         "metric_history": metric_history(results, metric, larger_is_better),
         "param_effects": param_effects(results, metric, larger_is_better),
     }
+    if "rung" in results:
+        figures["rungs"] = rungs(results, metric, larger_is_better)
+    return figures
 
 
 def _grid(results: pd.DataFrame) -> tuple[int, int]:
@@ -122,7 +160,17 @@ def _draw_history(
             label="best so far",
         )
         _mark_best(ax, done["trial"], done[column], better)
-    failed = ordered[ordered["state"] != _COMPLETE]
+    pruned = ordered[(ordered["state"] == _PRUNED) & ordered[column].notna()]
+    if not pruned.empty:
+        ax.scatter(
+            pruned["trial"],
+            pruned[column],
+            color=_MUTED,
+            s=16,
+            zorder=2,
+            label=f"pruned, at a smaller budget ({len(pruned)})",
+        )
+    failed = ordered[~ordered["state"].isin([_COMPLETE, _PRUNED])]
     if not failed.empty:
         ax.scatter(
             failed["trial"],

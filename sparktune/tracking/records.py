@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +31,23 @@ RUN_STATUS = {
     TrialState.COMPLETE: "FINISHED",
     TrialState.FAILED: "FAILED",
     TrialState.CANCELLED: "KILLED",
+    TrialState.PRUNED: "FINISHED",
 }
+
+
+def rung_history(trial: Trial, percent: bool) -> list[tuple[str, float, int]]:
+    """The trial's primary metric at every rung, as (key, value, step) with step = budget.
+
+    The step is the iteration count, or (``percent``: the rows resource) the percent of
+    each fold's training rows.
+    """
+    key = f"mean_val_{trial.primary}"
+    history = []
+    for rung in trial.rungs:
+        step = rung.resource * 100 if percent else rung.resource
+        if math.isfinite(rung.value):
+            history.append((key, float(rung.value), int(round(step))))
+    return history
 
 
 def truncate(text: str, limit: int) -> str:
@@ -81,14 +97,19 @@ def log_batch(
     metrics: Mapping[str, float] = (),
     tags: Mapping[str, str] = (),
     timestamp: int | None = None,
+    history: Sequence[tuple[str, float, int]] = (),
 ) -> None:
-    """One ``log_batch`` to ``run_id`` (MLflow splits it at its own limits)."""
+    """One ``log_batch`` to ``run_id`` (MLflow splits it at its own limits).
+
+    ``history`` adds (key, value, step) points, e.g. a metric per rung of successive halving.
+    """
     from mlflow.entities import Metric, Param, RunTag
 
     stamp = timestamp or int(time.time() * 1000)
     client.log_batch(
         run_id,
-        metrics=[Metric(k, float(v), stamp, 0) for k, v in dict(metrics).items()],
+        metrics=[Metric(k, float(v), stamp, 0) for k, v in dict(metrics).items()]
+        + [Metric(k, v, stamp, step) for k, v, step in history],
         params=[Param(k, str(v)) for k, v in dict(params).items()],
         tags=[RunTag(k, str(v)) for k, v in dict(tags).items()],
     )

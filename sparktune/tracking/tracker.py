@@ -66,6 +66,7 @@ from sparktune.tracking.records import (
     context_tags,
     get_or_create_experiment,
     log_batch,
+    rung_history,
     trial_record,
     truncate,
 )
@@ -297,6 +298,10 @@ class MlflowTracker(Callback):
 
     def _child_action(self, trial: Trial) -> Callable[[], None]:
         params, metrics, tags = trial_record(trial, self._larger_is_better)
+        scheduler = self.settings.scheduler
+        history = rung_history(trial, scheduler is not None and not scheduler.integral)
+        for key, _, _ in history:  # its steps hold it, the last one the trial's value
+            metrics.pop(key, None)
         params = {k: self._redactor.text(v) for k, v in params.items()}
         tags = {k: self._redactor.text(v) for k, v in tags.items()}
         tags["sparktune.search"] = self._tags["sparktune.search"]
@@ -320,6 +325,7 @@ class MlflowTracker(Callback):
                     params=self._params_for_mlflow(params),
                     metrics=metrics,
                     timestamp=int(trial.finished * 1000) or None,
+                    history=history,
                 )
                 state["logged"] = True
             client.set_terminated(
@@ -336,7 +342,12 @@ class MlflowTracker(Callback):
         params, metrics, _ = trial_record(best, self._larger_is_better)
         counts = {
             f"trials_{state.value}": float(sum(t.state is state for t in self._trials))
-            for state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.CANCELLED)
+            for state in (
+                TrialState.COMPLETE,
+                TrialState.FAILED,
+                TrialState.CANCELLED,
+                TrialState.PRUNED,
+            )
         }
         if elapsed is not None:
             counts["elapsed_seconds"] = float(elapsed)

@@ -7,18 +7,27 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, PlainValidator, model_validator
+from pyspark.ml import Estimator
 from pyspark.ml.param import Param
 
+from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA, ROWS, Hyperband
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
 from sparktune.jobs.config.errors import describe
-from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, non_empty
+from sparktune.jobs.config.fields import Integer, Number, PositiveInt, Seconds, Text, non_empty
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of, raise_all
 from sparktune.jobs.config.suggest import did_you_mean
 from sparktune.search.dimensions import CONVERTED, SAMPLERS
+from sparktune.spark.resources import ITERATIONS
 
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
+
+#: The schedulers ``search.scheduler.type`` names.
+SCHEDULERS: dict[str, type[ASHA]] = {"asha": ASHA, "hyperband": Hyperband}
+#: A budget or factor of a scheduler (its range is the scheduler's to check).
+Amount = Annotated[Number, expect("a number")]
 
 
 def _arguments(kind: str) -> Any:
@@ -135,6 +144,40 @@ SpaceValue = Annotated[
 ]
 
 
+class SchedulerSpec(Section):
+    """Successive halving: every trial starts on a small budget (fewer iterations or rows),
+    and only the best 1/reduction_factor of each rung go on to reduction_factor times more."""
+
+    type: one_of(list(SCHEDULERS))
+    """asha (asynchronous successive halving) or hyperband (brackets of asha, some starting
+    on larger budgets)."""
+    resource: Text | None = None
+    """The budget: an iteration param of the final stage (maxIter, or gbt.maxIter) or rows (a
+    fraction of each fold's training part); default: the final stage's usual iteration
+    param (maxIter, numTrees, n_estimators), else rows."""
+    min_resource: Amount | None = None
+    """The first rung's budget (default: max_resource / reduction_factor**2)."""
+    max_resource: Amount | None = None
+    """The top rung's budget, the best trial's refit (default: the final stage's value of the
+    param, or all rows)."""
+    reduction_factor: Amount = 3
+    """How many times the budget grows per rung (>= 2)."""
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> SchedulerSpec:
+        try:
+            self.build()
+        except ValidationError as exc:
+            raise issue(str(exc)) from None
+        return self
+
+    def build(self) -> ASHA:
+        """The scheduler :func:`sparktune.tune` takes."""
+        return SCHEDULERS[self.type](
+            self.resource, self.min_resource, self.max_resource, self.reduction_factor
+        )
+
+
 class SearchSpec(Section):
     """What to try: strategy, space (stage.param -> grid values or a distribution) and limits."""
 
@@ -159,6 +202,9 @@ class SearchSpec(Section):
     """Stop starting trials after this many seconds."""
     error_policy: one_of([p.value for p in ErrorPolicy], ErrorPolicy) = ErrorPolicy.CONTINUE
     """continue (record a failed trial, go on) or raise (stop the search)."""
+    scheduler: SchedulerSpec | None = None
+    """Successive halving (asha or hyperband) beside the strategy: weak trials stop on a
+    small budget."""
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
@@ -227,6 +273,47 @@ def space_problems(space: Any, names: list[str], classes: Mapping[str, type]) ->
             yield (name,), f"unknown param of {stage.__name__}{hint}"
             continue
         yield from _value_problems(known[param_name], value, (name,))
+
+
+def scheduler_problems(
+    scheduler: Any, space: Any, names: list[str], classes: Mapping[str, type]
+) -> Iterable[Finding]:
+    """A raw scheduler's resource against the final estimator's class and the space.
+
+    What :func:`sparktune.spark.resources.resolve_scheduler` refuses at run time, found from
+    the classes so that ``sparktune validate`` reports it; locations are relative to the
+    scheduler (nothing is checked while a stage is itself broken).
+    """
+    if not isinstance(scheduler, dict) or len(classes) < len(names):
+        return
+    estimators = [name for name in names if issubclass(classes[name], Estimator)]
+    if not estimators:
+        return
+    final, cls = estimators[-1], classes[estimators[-1]]
+    usual = ITERATIONS.get(cls.__name__)
+    resource = scheduler.get("resource") or usual or ROWS
+    if not isinstance(resource, str) or resource == ROWS:
+        return
+    loc: tuple[str, ...] = ("resource",) if "resource" in scheduler else ()
+    stage, _, param = resource.rpartition(".")
+    known = class_params(cls)
+    if stage and stage not in (final, cls.__name__):
+        message = (
+            f"the budget must be a param of the final estimator {final!r} ({cls.__name__}), "
+            f"not of {stage!r}; e.g. {final}.{usual or 'maxIter'}, or rows"
+        )
+    elif param not in known:
+        usual_hint = f"its iteration param is {usual!r}" if usual else "name one of its params"
+        hint = did_you_mean(param, list(known)) or f"; {usual_hint}, or use rows"
+        message = f"{cls.__name__} ({final!r}) has no param {param!r}{hint}"
+    elif isinstance(space, dict) and f"{final}.{param}" in space:
+        message = (
+            f"{final}.{param} is also in search.space: the scheduler sets it rung by rung; "
+            "remove it from the space (or use another resource)"
+        )
+    else:
+        return
+    yield loc, message
 
 
 def _value_problems(param: Param, value: Any, loc: tuple[str | int, ...]) -> Iterable[Finding]:

@@ -16,7 +16,7 @@ from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.evaluation import EvaluationSpec
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
-from sparktune.jobs.config.search import SearchSpec, space_problems
+from sparktune.jobs.config.search import SearchSpec, scheduler_problems, space_problems
 from sparktune.jobs.config.section import Finding, Section, issue
 from sparktune.tracking import Tracking
 
@@ -99,13 +99,17 @@ class JobSpec(Section):
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
-        """The space's stage.param names against the pipeline's stages and their Params."""
+        """The space's stage.param names and the scheduler's resource against the pipeline's
+        stages and their Params."""
         search = raw.get("search")
         if not isinstance(search, dict):
             return []
         names, classes = stage_classes(raw.get("pipeline"))
         found = space_problems(search.get("space"), names, classes)
-        return [(("search", "space", *loc), message) for loc, message in found]
+        halving = scheduler_problems(search.get("scheduler"), search.get("space"), names, classes)
+        return [(("search", "space", *loc), message) for loc, message in found] + [
+            (("search", "scheduler", *loc), message) for loc, message in halving
+        ]
 
     @model_validator(mode="after")
     def _remember_source(self, info: ValidationInfo) -> JobSpec:
