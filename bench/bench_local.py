@@ -61,6 +61,7 @@ def spark_trials(frame: pd.DataFrame) -> float:
             max_depth=int(params["max_depth"]),
             learning_rate=params["learning_rate"],
             min_samples_leaf=int(params["min_samples_leaf"]),
+            random_state=SEED,
         )
         return -float(np.mean(cross_val_score(model, x, y, scoring=METRIC, cv=folds)))
 
@@ -73,9 +74,10 @@ def spark_trials(frame: pd.DataFrame) -> float:
 def sparktune_search(frame: pd.DataFrame, strategy: str, space: dict) -> float:
     """``sparktune.tune`` with 2 tasks in flight; the best RMSE."""
     result = sparktune.tune(
-        HistGradientBoostingRegressor(), space, frame, METRIC, label="price", strategy=strategy,
-        max_trials=None if strategy == "grid" else TRIALS, parallelism=2, num_folds=FOLDS,
-        seed=SEED, refit=False, train_metrics=False, tracking=False, progress=False,
+        HistGradientBoostingRegressor(random_state=SEED), space, frame, METRIC, label="price",
+        strategy=strategy, max_trials=None if strategy == "grid" else TRIALS, parallelism=2,
+        num_folds=FOLDS, seed=SEED, refit=False, train_metrics=False, tracking=False,
+        progress=False,
     )  # fmt: skip
     return -result.best_metric
 
@@ -83,7 +85,7 @@ def sparktune_search(frame: pd.DataFrame, strategy: str, space: dict) -> float:
 def grid_search_cv(frame: pd.DataFrame) -> float:
     """scikit-learn's ``GridSearchCV(n_jobs=2)`` on this machine; the best RMSE."""
     search = GridSearchCV(
-        HistGradientBoostingRegressor(), GRID, scoring=METRIC, n_jobs=2,
+        HistGradientBoostingRegressor(random_state=SEED), GRID, scoring=METRIC, n_jobs=2,
         cv=fold_indices(len(frame), FOLDS, SEED), refit=False,
     )  # fmt: skip
     search.fit(frame.drop(columns="price"), frame["price"])
