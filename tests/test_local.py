@@ -125,6 +125,31 @@ def test_resume_runs_only_the_missing_trials(spark, frame, tmp_path):
     assert {t.params["alpha"] for t in second.trials} == set(space["alpha"])
 
 
+def test_asha_over_an_iteration_param_and_over_rows(spark, frame):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    model = HistGradientBoostingRegressor(early_stopping=False, random_state=0)
+    space = {"learning_rate": [0.01, 0.03, 0.1, 0.3, 0.5, 1.0], "max_depth": [2, 4, 6]}
+    args = dict(label="y", strategy="grid", num_folds=2, parallelism=2, seed=1, **quiet())
+    result = sparktune.tune(
+        model, space, frame, "r2", scheduler=sparktune.ASHA(min_resource=2, max_resource=18),
+        **args,
+    )  # fmt: skip
+    trials = result.trials
+    assert len(trials) == 18 and all(t.rungs[0].resource == 2 for t in trials)
+    assert sum(t.rung >= 1 for t in trials) <= 6 and sum(t.rung >= 2 for t in trials) <= 2
+    assert result.best_trial.rungs[-1].resource == 18
+    assert result.best_model.get_params()["max_iter"] == 18
+    rows = sparktune.tune(
+        Ridge(), {"alpha": [0.1, 1.0, 10.0]}, frame, "r2",
+        scheduler=sparktune.ASHA("rows", 1 / 3, 1.0), **args,
+    )  # fmt: skip
+    assert [len(t.rungs) for t in rows.trials].count(2) == 1
+    with pytest.raises(ValidationError, match="also in the search space"):
+        sparktune.tune(model, {"max_iter": [5, 10]}, frame, "r2",
+                       scheduler=sparktune.ASHA(), **args)  # fmt: skip
+
+
 def test_tpe_and_optuna_search_hyperopt_spaces(spark, frame):
     space = {"alpha": hp.loguniform("alpha", -5, 3), "fit_intercept": [True, False]}
     for strategy in ("tpe", "optuna-tpe"):

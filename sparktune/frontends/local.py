@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ASHA
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.lifecycle.local import LocalProblem
@@ -34,6 +35,7 @@ from sparktune.spark.local_data import (
     features_and_label,
 )
 from sparktune.spark.local_fit import ScorerFn, fit_candidate, fold_indices, resolve_scorer
+from sparktune.spark.resources import resolve_sklearn_scheduler
 from sparktune.tracking import Tracking
 from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
@@ -52,6 +54,7 @@ def tune_local(
     features: Sequence[str] | None = None,
     max_collect_rows: int = MAX_COLLECT_ROWS,
     strategy: str | BaseSampler = "tpe",
+    scheduler: ASHA | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -76,6 +79,9 @@ def tune_local(
     driver on all the data and returned.
     """
     resolved = resolve_sklearn(estimator, space)
+    resource = None
+    if scheduler is not None:
+        scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)
     scorer = resolve_scorer(metric)
     check_columns(data, label, features)
     frame = collect(data, max_collect_rows)
@@ -100,6 +106,7 @@ def tune_local(
         space=describe_space(space),
         estimator=_describe(estimator),
         params=tuple(resolved.params),
+        scheduler=scheduler,
     )
     search = make_strategy(
         strategy,
@@ -113,12 +120,14 @@ def tune_local(
     hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
     spark = data.sparkSession if hasattr(data, "sparkSession") else _active_session()
 
+    full = {resource: int(scheduler.max_resource)} if resource and scheduler else {}
+
     def refit_trial(best: Any) -> Any:
-        return fit_candidate(estimator, best.candidate.param_map, x, y)
+        return fit_candidate(estimator, {**best.candidate.param_map, **full}, x, y)
 
     return run_search(
         settings,
-        LocalProblem(spark, estimator, local, scorer),
+        LocalProblem(spark, estimator, local, scorer, resource),
         search,
         refit=refit_trial if refit else None,
         tracking=resolve_tracking(tracking, experiment),

@@ -125,14 +125,14 @@ def tune(
             "validation_data": validation_data is not None,
             "fold_col": fold_col is not None,
             "cache_budget": cache_budget is not None,
-            "scheduler": scheduler is not None,
         }
         given = [name for name, on in spark_only.items() if on]
         if given:
             raise ValidationError(f"{given} apply to Spark ML estimators only.")
         return tune_local(
             estimator, space, data, evaluator, label=label, features=features,
-            max_collect_rows=max_collect_rows, strategy=strategy, max_trials=max_trials,
+            max_collect_rows=max_collect_rows, strategy=strategy, scheduler=scheduler,
+            max_trials=max_trials,
             parallelism=parallelism, num_folds=num_folds, train_ratio=train_ratio, seed=seed,
             timeout=timeout, early_stopping=early_stopping,
             points_to_evaluate=points_to_evaluate, refit=refit, train_metrics=train_metrics,

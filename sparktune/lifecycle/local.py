@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.engine import Engine, Outcome
+from sparktune.core.scheduler import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial
 from sparktune.spark.local_data import LocalData
@@ -28,12 +29,16 @@ from sparktune.spark.port import port_for
 
 @dataclass(frozen=True)
 class LocalProblem:
-    """A single-machine search's session, estimator, data (features, label, folds) and scorer."""
+    """A single-machine search's session, estimator, data (features, label, folds) and scorer.
+
+    ``resource`` is the param a scheduler's budget sets (None: none, or rows).
+    """
 
     spark: SparkSession
     estimator: Any
     local: LocalData
     scorer: Scorer
+    resource: str | None = None
 
     @property
     def data(self) -> pd.DataFrame:
@@ -54,8 +59,20 @@ class LocalProblem:
     ) -> Outcome:
         """Run the engine: each (candidate x fold) one Spark task, ``parallelism`` at a time."""
         objective = LocalObjective(
-            self.spark, self.estimator, self.local, self.scorer, settings.train_metrics
+            self.spark,
+            self.estimator,
+            self.local,
+            self.scorer,
+            settings.train_metrics,
+            self.resource if self.resource is not None else ROWS,
         )
         port = port_for(self.spark)
-        engine = Engine(objective, port, settings.parallelism, settings.error_policy, callbacks)
+        engine = Engine(
+            objective,
+            port,
+            settings.parallelism,
+            settings.error_policy,
+            callbacks,
+            settings.scheduler,
+        )
         return engine.run(strategy, settings.stoppers(), resumed)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ROWS
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.local_data import LocalData
 from sparktune.spark.local_fit import FitError, Scorer, guarded_fold
@@ -48,12 +48,14 @@ class LocalObjective:
         data: LocalData,
         scorer: Scorer,
         train_metrics: bool = False,
+        resource: str = ROWS,
     ) -> None:
         self.primary = scorer.name
         self.larger_is_better = scorer.larger_is_better
         self.estimator = estimator
         self.scorer = scorer
         self.train_metrics = train_metrics
+        self.resource = resource
         self._folds = len(data.folds)
         shipping = _CachedFrame if is_connect(spark) else _Broadcast
         self._shipped = shipping(spark, data)
@@ -70,15 +72,28 @@ class LocalObjective:
         """How many folds each candidate is evaluated on."""
         return self._folds
 
-    def evaluate(self, candidate: Candidate, fold_index: int, budget: Any = None) -> FoldResult:
-        """Fit and score ``candidate`` on fold ``fold_index`` in one Spark task."""
-        if budget is not None:
-            raise ValidationError("Single-machine searches do not take a budget (no schedulers).")
+    def evaluate(
+        self, candidate: Candidate, fold_index: int, budget: float | None = None
+    ) -> FoldResult:
+        """Fit and score ``candidate`` on fold ``fold_index`` in one Spark task.
+
+        Under a scheduler, ``budget`` sets the ``resource`` param, or (rows) keeps that
+        seeded fraction of the fold's training rows; the validation rows stay whole.
+        """
         estimator, scorer = self.estimator, self.scorer
         params, train_metrics = dict(candidate.param_map), self.train_metrics
+        fraction = 1.0
+        if budget is not None and self.resource != ROWS:
+            params[self.resource] = int(budget)
+        elif budget is not None:
+            fraction = budget
 
         def task(x: Any, y: Any, folds: Any) -> dict[str, Any]:
-            fold = folds[fold_index]
+            train, validation = folds[fold_index]
+            if fraction < 1:
+                keep = np.random.default_rng(fold_index).random(len(train)) < fraction
+                train = train[keep]
+            fold = (train, validation)
             return guarded_fold(estimator, params, x, y, fold, scorer, train_metrics)
 
         out = self._shipped.run(task)

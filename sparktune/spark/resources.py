@@ -4,12 +4,15 @@ The budget of successive halving is an iteration param of the pipeline's final e
 (:data:`ITERATIONS` lists the usual one per estimator, the default when the user names
 none) or ``"rows"``, a fraction of each fold's training part. :func:`resolve_scheduler`
 fills in the scheduler's defaults from the estimator and refuses, before any fit, a
-resource the final estimator does not have or that the search space also sets.
+resource the final estimator does not have or that the search space also sets;
+:func:`resolve_sklearn_scheduler` does the same for a scikit-learn-compatible estimator.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection
+from typing import Any
 
 from pyspark.ml import Estimator, Pipeline
 from pyspark.ml.param import Param, Params
@@ -37,6 +40,83 @@ ITERATIONS = {
 }
 
 
+#: The iteration param of common scikit-learn-compatible estimators (by class name).
+SKLEARN_ITERATIONS = {
+    "HistGradientBoostingRegressor": "max_iter",
+    "HistGradientBoostingClassifier": "max_iter",
+    "GradientBoostingRegressor": "n_estimators",
+    "GradientBoostingClassifier": "n_estimators",
+    "RandomForestRegressor": "n_estimators",
+    "RandomForestClassifier": "n_estimators",
+    "ExtraTreesRegressor": "n_estimators",
+    "ExtraTreesClassifier": "n_estimators",
+    "XGBRegressor": "n_estimators",
+    "XGBClassifier": "n_estimators",
+    "LGBMRegressor": "n_estimators",
+    "LGBMClassifier": "n_estimators",
+    "MLPRegressor": "max_iter",
+    "MLPClassifier": "max_iter",
+    "SGDRegressor": "max_iter",
+    "SGDClassifier": "max_iter",
+}
+
+
+def resolve_sklearn_scheduler(
+    scheduler: ASHA, estimator: Any, searched: Collection[str]
+) -> tuple[ASHA, str | None]:
+    """A scheduler for a scikit-learn estimator: filled in, and the param name it sets.
+
+    The resource is a ``get_params`` name (``"max_iter"``, ``"model__n_estimators"`` in a
+    Pipeline) or ``"rows"`` (None: rows of each fold's training part); it may not be one
+    of the ``searched`` names.
+    """
+    _check_scheduler(scheduler)
+    params = estimator.get_params(deep=True)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    prefix = f"{estimator.steps[-1][0]}__" if hasattr(estimator, "steps") else ""
+    usual = SKLEARN_ITERATIONS.get(type(final).__name__)
+    name = scheduler.resource or (prefix + usual if usual else ROWS)
+    if name == ROWS:
+        return scheduler.completed(ROWS, 1.0), None
+    if name not in params:
+        close = difflib.get_close_matches(name, list(params), n=3)
+        raise ValidationError(
+            f"The scheduler's resource {name!r}: {type(estimator).__name__} has no such "
+            f"param (close: {close}); name an iteration param such as "
+            f"{prefix + (usual or 'max_iter')!r}, or use resource='rows'."
+        )
+    if name in searched:
+        raise ValidationError(
+            f"The scheduler's resource {name!r} is also in the search space: the scheduler "
+            "sets it rung by rung; remove it from the space."
+        )
+    _check_whole(scheduler, name, params[name])
+    return scheduler.completed(name, params[name]), name
+
+
+def _check_scheduler(scheduler: object) -> None:
+    if not isinstance(scheduler, ASHA):
+        raise ValidationError(
+            "scheduler must be sparktune.ASHA(...) or sparktune.Hyperband(...), "
+            f"got {type(scheduler).__name__}."
+        )
+
+
+def _check_whole(scheduler: ASHA, name: str, default: object) -> None:
+    """Iteration budgets are whole numbers, and the default must be one when no max is given."""
+    if scheduler.max_resource is None and not _whole(default):
+        raise ValidationError(
+            f"The scheduler's resource {name} has no whole-number value on the estimator "
+            f"({default!r}); give max_resource."
+        )
+    for bound in (scheduler.min_resource, scheduler.max_resource):
+        if bound is not None and not _whole(bound):
+            raise ValidationError(
+                f"The scheduler's budgets of {name} count iterations: min_resource and "
+                f"max_resource must be whole numbers, got {bound!r}."
+            )
+
+
 def final_estimator(estimator: Params) -> Params:
     """The last Estimator stage of ``estimator`` (itself when it is not a Pipeline)."""
     stages = [s for s in pipeline.flatten(estimator, []) if isinstance(s, Estimator)]
@@ -52,11 +132,7 @@ def resolve_scheduler(
 
     ``searched`` are the Params the space sets; the resource may not be one of them.
     """
-    if not isinstance(scheduler, ASHA):
-        raise ValidationError(
-            "scheduler must be sparktune.ASHA(...) or sparktune.Hyperband(...), "
-            f"got {type(scheduler).__name__}."
-        )
+    _check_scheduler(scheduler)
     final = final_estimator(estimator)
     cls = type(final).__name__
     name = scheduler.resource or ITERATIONS.get(cls, ROWS)
@@ -84,17 +160,7 @@ def resolve_scheduler(
             "resource)."
         )
     default = final.getOrDefault(param) if final.isDefined(param) else None
-    if scheduler.max_resource is None and not _whole(default):
-        raise ValidationError(
-            f"The scheduler's resource {cls}.{param_name} has no whole-number value on the "
-            f"estimator ({default!r}); give max_resource."
-        )
-    for bound in (scheduler.min_resource, scheduler.max_resource):
-        if bound is not None and not _whole(bound):
-            raise ValidationError(
-                f"The scheduler's budgets of {cls}.{param_name} count iterations: "
-                f"min_resource and max_resource must be whole numbers, got {bound!r}."
-            )
+    _check_whole(scheduler, f"{cls}.{param_name}", default)
     return scheduler.completed(f"{cls}.{param_name}", default), param
 
 
