@@ -16,8 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from hyperopt.base import Domain, DuplicateLabel
-from hyperopt.pyll import Apply, as_apply
+from hyperopt.pyll import Apply
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate
@@ -90,24 +89,9 @@ class SklearnSpace(SearchSpace):
         self.original = estimator
         self.estimator = estimator
         self._final = None
-        normalized, self._from_params = pyll.normalize(space)
-        self.expr: Apply = as_apply(normalized)
-        self.labels = tuple(
-            label for value in normalized.values() for label in pyll.labels(as_apply(value))
-        )
-        try:
-            self.domain = Domain(_not_called, self.expr)
-        except DuplicateLabel as exc:
-            raise ValidationError(
-                f"The space uses the hyperopt label {exc.args[0]!r} twice; give every hp.* "
-                "expression its own label (a list is labelled with its name)."
-            ) from None
+        normalized = self._read(space)
         self._stages = _Names(estimator)
-        self._targets: dict[str, Any] = {}
-        self._groups: set[str] = set()
-        self._value_nodes: list[tuple[str, Apply]] = []
-        for name, value in normalized.items():
-            self._collect_entry(name, as_apply(value))
+        self._collect_all(normalized)
         self._display = {target: target for target in self._targets.values()}
         self._order = {name: i for i, name in enumerate(self._display)}
         self.options = self._check_values()
@@ -148,7 +132,3 @@ class SklearnSpace(SearchSpace):
 def resolve_sklearn(estimator: Any, space: Mapping[Any, Any] | Apply) -> SklearnSpace:
     """Resolve ``space`` against a scikit-learn estimator's params (ValidationError if wrong)."""
     return SklearnSpace(estimator, space)
-
-
-def _not_called(_: Any) -> None:
-    """hyperopt's Domain wants an objective; the engine evaluates candidates instead."""

@@ -79,25 +79,9 @@ class SearchSpace:
         #: What the search fits: ``original``, or a copy whose final estimator is searched.
         self.estimator: Params = estimator
         self._final: final.FinalEstimator | None = None
-        normalized, self._from_params = pyll.normalize(space)
-        self.expr: Apply = as_apply(normalized)
-        self.labels: tuple[str, ...] = tuple(
-            label for value in normalized.values() for label in pyll.labels(as_apply(value))
-        )
-        try:
-            #: hyperopt's view of the space, as ``tpe.suggest`` and ``rand.suggest`` take it.
-            self.domain = Domain(_not_called, self.expr)
-        except DuplicateLabel as exc:
-            raise ValidationError(
-                f"The space uses the hyperopt label {exc.args[0]!r} twice; give every hp.* "
-                "expression its own label (a list is labelled with its name)."
-            ) from None
+        normalized = self._read(space)
         self._stages = Stages(self.estimator, self.expr)
-        self._targets: dict[str, Target] = {}
-        self._groups: set[str] = set()
-        self._value_nodes: list[tuple[str, Apply]] = []
-        for name, value in normalized.items():
-            self._collect_entry(name, as_apply(value))
+        self._collect_all(normalized)
         if ESTIMATOR in self._targets.values():
             self._final = final.wrap(self.original)
             self.estimator = self._final.estimator
@@ -111,6 +95,31 @@ class SearchSpace:
         self._check_samples()
 
     # -- the public view ------------------------------------------------------------------
+    def _read(self, space: Mapping[Any, Any]) -> dict[str, Any]:
+        """Normalize ``space`` into one hyperopt expression and its domain; its entries."""
+        normalized, self._from_params = pyll.normalize(space)
+        self.expr: Apply = as_apply(normalized)
+        self.labels: tuple[str, ...] = tuple(
+            label for value in normalized.values() for label in pyll.labels(as_apply(value))
+        )
+        try:
+            #: hyperopt's view of the space, as ``tpe.suggest`` and ``rand.suggest`` take it.
+            self.domain = Domain(_not_called, self.expr)
+        except DuplicateLabel as exc:
+            raise ValidationError(
+                f"The space uses the hyperopt label {exc.args[0]!r} twice; give every hp.* "
+                "expression its own label (a list is labelled with its name)."
+            ) from None
+        return normalized
+
+    def _collect_all(self, normalized: Mapping[str, Any]) -> None:
+        """Resolve every entry's name to what it sets (``self._stages`` names them)."""
+        self._targets: dict[str, Target] = {}
+        self._groups: set[str] = set()
+        self._value_nodes: list[tuple[str, Apply]] = []
+        for name, value in normalized.items():
+            self._collect_entry(name, as_apply(value))
+
     @property
     def params(self) -> dict[str, Param]:
         """Every Param the space can set, by its name in candidates and results."""

@@ -102,7 +102,6 @@ def save_model(
     saved model until :func:`upload_model` sends it.
     """
     import mlflow.spark
-    from mlflow.models import Model
 
     folder = tempfile.TemporaryDirectory(prefix="sparktune-model-")
     local = os.path.join(folder.name, MODEL_PATH)
@@ -116,12 +115,7 @@ def save_model(
     try:
         try:
             mlflow.spark.save_model(
-                model,
-                local,
-                mlflow_model=Model(artifact_path=MODEL_PATH),
-                signature=signature,
-                input_example=input_example,
-                pip_requirements=requirements,
+                model, local, **_flavor_args(signature, input_example, requirements)
             )
         except AttributeError as exc:  # MLflow's Spark flavor reaches for a local JVM
             if not _fitted_on_connect(model):
@@ -143,7 +137,6 @@ def _save_single_machine(
     model: Any, local: str, signature: Any, input_example: Any, requirements: list[str]
 ) -> None:
     """Save a scikit-learn model with MLflow's xgboost flavor (an xgboost model) or sklearn's."""
-    from mlflow.models import Model
 
     if _is_xgboost(model) and not hasattr(model, "steps"):
         import mlflow.xgboost
@@ -153,14 +146,19 @@ def _save_single_machine(
         import mlflow.sklearn
 
         save = mlflow.sklearn.save_model
-    save(
-        model,
-        local,
-        mlflow_model=Model(artifact_path=MODEL_PATH),
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=requirements,
-    )
+    save(model, local, **_flavor_args(signature, input_example, requirements))
+
+
+def _flavor_args(signature: Any, input_example: Any, requirements: list[str]) -> dict[str, Any]:
+    """The keyword arguments every MLflow flavor's ``save_model`` takes from sparktune."""
+    from mlflow.models import Model
+
+    return {
+        "mlflow_model": Model(artifact_path=MODEL_PATH),
+        "signature": signature,
+        "input_example": input_example,
+        "pip_requirements": requirements,
+    }
 
 
 def _is_xgboost(model: Any) -> bool:
