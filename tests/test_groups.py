@@ -71,7 +71,7 @@ def test_every_group_is_a_row_and_saved_models_score(spark, grouped, tmp_path, c
         models.predict(grouped.filter("store in (3, 900)"))
 
 
-def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path):
+def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path, monkeypatch):
     import mlflow
 
     from sparktune.tracking import Tracking
@@ -82,7 +82,7 @@ def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path):
         space={"alpha": [0.1, 1.0]}, metric="neg_mean_squared_error", label="y",
         features=["x"], strategy="grid", num_folds=2, tracking=Tracking(store, "groups"),
     )  # fmt: skip
-    mlflow.set_tracking_uri(store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # the fluent API, for this test only
     runs = mlflow.search_runs(experiment_names=["groups"])
     assert len(runs) == 1
     run = runs.iloc[0]

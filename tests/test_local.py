@@ -188,7 +188,7 @@ def test_bad_input_is_refused_before_any_task(spark, frame, change, message):
     assert len(jobs) <= (2 if "max_collect_rows" in change else 0)  # only the limit's count
 
 
-def test_best_model_logged_with_the_sklearn_flavor(spark, frame, tmp_path):
+def test_best_model_logged_with_the_sklearn_flavor(spark, frame, tmp_path, monkeypatch):
     import mlflow.sklearn
 
     from sparktune.tracking import Tracking
@@ -198,7 +198,7 @@ def test_best_model_logged_with_the_sklearn_flavor(spark, frame, tmp_path):
         Ridge(), {"alpha": [0.1, 10.0]}, frame, "r2", label="y", strategy="grid",
         num_folds=2, progress=False, tracking=Tracking(store, "local", drain_timeout=60),
     )  # fmt: skip
-    mlflow.set_tracking_uri(store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # the fluent API, for this test only
     model = mlflow.sklearn.load_model(f"runs:/{result.run_id}/model")
     x = frame[["a", "b", "c", "d"]]
     np.testing.assert_allclose(model.predict(x), result.best_model.predict(x))
@@ -208,7 +208,7 @@ def test_best_model_logged_with_the_sklearn_flavor(spark, frame, tmp_path):
     assert len(children) == 2
 
 
-def test_xgboost_model_logged_with_the_xgboost_flavor(spark, frame, tmp_path):
+def test_xgboost_model_logged_with_the_xgboost_flavor(spark, frame, tmp_path, monkeypatch):
     import mlflow.xgboost
     from xgboost import XGBRegressor
 
@@ -222,7 +222,7 @@ def test_xgboost_model_logged_with_the_xgboost_flavor(spark, frame, tmp_path):
         tracking=Tracking(store, "xgb", drain_timeout=60),
     )  # fmt: skip
     assert isinstance(result.best_params["max_depth"], int)  # quniform's floats made ints
-    mlflow.set_tracking_uri(store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # the fluent API, for this test only
     model = mlflow.xgboost.load_model(f"runs:/{result.run_id}/model")
     x = frame[["a", "b", "c", "d"]]
     np.testing.assert_allclose(model.predict(x), result.best_model.predict(x), rtol=1e-6)
