@@ -10,7 +10,9 @@ imported and their Params read from the class, so ``sparktune validate`` is quic
 
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.errors import Problem, SpecError
+from sparktune.jobs.config.estimator import EstimatorSpec, StepSpec
 from sparktune.jobs.config.evaluation import EvaluationSpec, MetricSpec
+from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.overrides import apply_override
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec
 from sparktune.jobs.config.search import Distribution, SearchSpec
@@ -20,7 +22,9 @@ from sparktune.jobs.config.validate import load, parse
 __all__ = [
     "DataSpec",
     "Distribution",
+    "EstimatorSpec",
     "EvaluationSpec",
+    "GroupsSpec",
     "JobSpec",
     "MetricSpec",
     "OutputSpec",
@@ -30,6 +34,7 @@ __all__ = [
     "SparkSpec",
     "SpecError",
     "StageSpec",
+    "StepSpec",
     "TrackingSpec",
     "apply_override",
     "json_schema",
