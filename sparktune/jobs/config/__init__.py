@@ -4,7 +4,8 @@ The pydantic models in :mod:`sparktune.jobs.config.spec` are the one definition 
 structure; ``sparktune schema`` prints their JSON Schema. Every mistake is collected with its
 key path (``pipeline.stages[2].params.maxDepthh``) and what was expected, and all of them are
 raised at once as one :class:`SpecError`. Nothing here starts Spark: stage classes are
-imported and their Params read from the class, so ``sparktune validate`` is quick.
+imported and their Params read from the class (a scikit-learn ``estimator`` is constructed
+and asked for its ``get_params``), so ``sparktune validate`` is quick.
 :mod:`sparktune.jobs.runner` turns a valid spec into Spark objects.
 """
 
