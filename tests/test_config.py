@@ -546,7 +546,7 @@ def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
 
 
 def test_groups_section_and_the_keys_a_per_group_search_refuses():
-    job = config.parse(estimator_spec(groups={"group_by": "cut", "max_group_rows": 500}))
+    job = config.parse(estimator_spec(groups={"group_by": ["cut"], "max_group_rows": 500}))
     assert job.groups.group_by == ("cut",) and job.groups.max_group_rows == 500
     assert job.groups.warn_group_rows == 100_000
 
@@ -572,6 +572,8 @@ def test_groups_section_and_the_keys_a_per_group_search_refuses():
     found = problems(estimator_spec(groups={"group_by": []}, evaluation__train_ratio=0.8))
     assert "a non-empty list of column names" in found["groups.group_by"]
     assert "scored by k folds" in found["evaluation.train_ratio"]
+    found = problems(estimator_spec(groups={"group_by": "cut"}))
+    assert "expected a non-empty list of column names, got 'cut' (str)" in found["groups.group_by"]
     # --set KEY=null (not given) passes: what the tests' shrinking flags rely on
     unset = config.parse(
         estimator_spec(groups={"group_by": ["cut"]}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, Strict
 
@@ -26,9 +26,3 @@ class GroupsSpec(Section):
     """Groups with more rows are not tuned (their row says so): one task holds a group."""
     warn_group_rows: PositiveInt = WARN_GROUP_ROWS
     """Groups with more rows are logged as large."""
-
-    @classmethod
-    def prepare(cls, raw: dict[str, Any]) -> dict[str, Any]:
-        """One column may be given as a string."""
-        group_by = raw.get("group_by")
-        return {**raw, "group_by": [group_by]} if isinstance(group_by, str) else raw

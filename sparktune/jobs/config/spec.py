@@ -121,11 +121,10 @@ class JobSpec(Section):
                 "missing; one of `pipeline` (Spark ML stages) or `estimator` (scikit-learn) "
                 "is required",
             )
-        sections = {key: _mapping(raw, key) for key in ("data", "search", "evaluation", "output")}
         if "estimator" in raw:
-            yield from _estimator_problems(raw, **sections)
+            yield from _estimator_problems(raw)
         else:
-            yield from _pipeline_problems(raw, **sections)
+            yield from _pipeline_problems(raw)
 
     @model_validator(mode="after")
     def _remember_source(self, info: ValidationInfo) -> JobSpec:
@@ -157,14 +156,9 @@ def _given(section: str, raw: dict[str, Any], keys: Iterable[str], why: str) -> 
             yield (section, key), why
 
 
-def _pipeline_problems(
-    raw: dict[str, Any],
-    data: dict[str, Any],
-    search: dict[str, Any],
-    evaluation: dict[str, Any],
-    output: dict[str, Any],
-) -> Iterable[Finding]:
+def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     """A pipeline job: its metric, no estimator-only keys, space names against the stages."""
+    data, search, evaluation = (_mapping(raw, key) for key in ("data", "search", "evaluation"))
     if "groups" in raw:
         yield ("groups",), "one model per group needs a scikit-learn `estimator`, not `pipeline`"
     why = "applies to a scikit-learn `estimator` only; a pipeline's stages name their columns"
@@ -184,15 +178,12 @@ def _pipeline_problems(
         yield ("search", "scheduler", *loc), message
 
 
-def _estimator_problems(
-    raw: dict[str, Any],
-    data: dict[str, Any],
-    search: dict[str, Any],
-    evaluation: dict[str, Any],
-    output: dict[str, Any],
-) -> Iterable[Finding]:
+def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     """An estimator job: a scorer, no pipeline-only keys (nor, per group, the keys of one
     search over all rows), space names against ``get_params(deep=True)``."""
+    data, search, evaluation, output = (
+        _mapping(raw, key) for key in ("data", "search", "evaluation", "output")
+    )
     if "metric" in evaluation:
         yield (
             ("evaluation", "metric"),
@@ -220,8 +211,7 @@ def _estimator_problems(
             "data", data, ("max_collect_rows",), "is not used per group: nothing is collected"
         )
         yield from _given("output", output, ("checkpoint",), "a per-group search has no checkpoint")
-        group_by = groups.get("group_by")
-        keys = [group_by] if isinstance(group_by, str) else group_by
+        keys = groups.get("group_by")
         if isinstance(keys, list) and data.get("label") in keys:
             yield ("groups", "group_by"), f"the label {data['label']!r} cannot be a group column"
     estimator = built(raw.get("estimator"))
