@@ -524,6 +524,8 @@ def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
         assert "applies to Spark ML pipelines only" in found[path]
     found = problems(estimator_spec(evaluation={"folds": 2}))
     assert "missing; an `estimator` needs a scikit-learn scorer name" in found["evaluation.scoring"]
+    found = problems(estimator_spec(evaluation__scoring="rmse"))
+    assert "e.g. neg_root_mean_squared_error, r2" in found["evaluation.scoring"]
     both = {"metric": "rmse", "scoring": "r2"}
     assert "not both" in problems(estimator_spec(evaluation=both))["evaluation.scoring"]
 

@@ -243,7 +243,10 @@ def _scorer_name(name: str) -> str:
 
     names = get_scorer_names()
     if name not in names:
-        hint = did_you_mean(name, names) or "; see sklearn.metrics.get_scorer_names()"
+        hint = did_you_mean(name, names) or (
+            "; scorers are larger-is-better, e.g. neg_root_mean_squared_error, r2, accuracy "
+            "(all: sklearn.metrics.get_scorer_names())"
+        )
         raise issue(f"unknown scikit-learn scorer {name!r}{hint}")
     return name
 
