@@ -601,3 +601,5 @@ def test_validate_and_the_runner_check_an_estimator_job_without_spark(capsys):
     paths = [p.path for p in info.value.problems]
     assert paths == ["data.features[1]", "groups.group_by[1]"]
     assert "column 'colour' is not in the data" in str(info.value)
+    with pytest.raises(SpecError, match="groups: --resume: a per-group search keeps no checkpoint"):
+        runner.run(job, resume=True)  # refused before Spark starts
