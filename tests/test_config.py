@@ -476,7 +476,7 @@ def test_estimator_mistakes_have_key_paths_and_close_names():
     for path, message in [
         ("sklearn.ensemble.Nope", "module 'sklearn.ensemble' has no class 'Nope'"),
         ("nowhere.Model", "cannot import module 'nowhere'"),
-        ("Ridge", "give the full class path of 'Ridge'"),
+        ("Ridge", "give the full class path (module.Class) of 'Ridge'"),
         ("pyspark.ml.regression.LinearRegression", "is not scikit-learn compatible"),
     ]:
         assert message in problems(estimator_spec(estimator__class=path))["estimator.class"]

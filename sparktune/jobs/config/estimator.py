@@ -36,7 +36,10 @@ def resolve_estimator_class(path: str) -> type:
     ``set_params`` or ``fit``.
     """
     if "." not in path:
-        raise ValueError(f"give the full class path of {path!r}, e.g. sklearn.ensemble.{path}")
+        raise ValueError(
+            f"give the full class path (module.Class) of {path!r}, e.g. "
+            "sklearn.ensemble.HistGradientBoostingRegressor"
+        )
     cls = import_class(path)
     if not (isinstance(cls, type) and is_sklearn_estimator(cls)):
         raise ValueError(
