@@ -94,10 +94,17 @@ def test_run_prints_summary_saves_outputs_and_results_reads_mlflow(diamonds, tmp
     assert len([line for line in shown.splitlines() if line.strip()]) == 1 + len(results)
 
 
+#: A per-group job: 10% of the rows (the smallest of the 35 cut x color groups keeps a dozen
+#: rows, enough for 2 folds); it records no training metrics.
+PER_GROUP = ["data.sample=0.1", "evaluation.train_metrics=null"]
+
+
 @pytest.mark.parametrize(
     ("name", "extra", "states"),
     [
         ("diamonds_tpe.yaml", [], ["complete"] * 2),
+        ("diamonds_sklearn.yaml", [], ["complete"] * 2),
+        ("diamonds_groups.yaml", PER_GROUP, ["complete"] * 35),  # one row per group
         (
             "diamonds_xgboost.yaml",
             ["pipeline.stages[xgb].params.n_estimators=10"],
@@ -113,7 +120,8 @@ def test_run_prints_summary_saves_outputs_and_results_reads_mlflow(diamonds, tmp
     ],
 )
 def test_every_example_job_runs(spark, tmp_path, capsys, name, extra, states):
-    """The other examples, shrunk: a small sample, 2 folds, 2 trials (3 under ASHA), no tracking."""
+    """The other examples, shrunk: a small sample, 2 folds, 2 trials (3 under ASHA; per group:
+    2 trials in every group), no tracking."""
     flags = {
         "data.sample": "0.02",
         "evaluation.folds": "2",
@@ -128,7 +136,37 @@ def test_every_example_job_runs(spark, tmp_path, capsys, name, extra, states):
     assert cli.main([*argv, *[a for s in sets for a in ("--set", s)]]) == 0
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results["state"]) == states, results
-    assert "best params:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    if name == "diamonds_groups.yaml":
+        assert "35 group(s) by cut, color: 35 complete, 0 failed, 0 skipped" in out
+        assert set(results["n_trials"]) == {2}
+    else:
+        assert "best params:" in out
+
+
+def test_estimator_and_group_jobs_save_models_that_predict(spark, diamonds, tmp_path, capsys):
+    """The joblib file of an estimator job and the per-group models of a groups job."""
+    import joblib
+
+    import sparktune
+
+    shrink = ["data.sample=0.05", "search.max_trials=2", "tracking.enabled=false"]
+    model = tmp_path / "model.joblib"
+    sets = [*shrink, f"output.model={model}", f"output.results={tmp_path / 'results.csv'}"]
+    argv = ["run", str(GRID.parent / "diamonds_sklearn.yaml"), "--no-progress"]
+    assert cli.main([*argv, *[a for s in sets for a in ("--set", s)]]) == 0
+    assert f"best model: {model}" in capsys.readouterr().out
+    rows = diamonds.limit(5).toPandas()
+    predicted = joblib.load(model).predict(rows[["carat", "depth", "table", "x", "y", "z"]])
+    assert len(predicted) == 5 and all(math.isfinite(p) for p in predicted)
+
+    models = tmp_path / "models"
+    sets = [*shrink, "data.sample=0.1", f"output.model={models}", "output.results=null"]
+    argv = ["run", str(GRID.parent / "diamonds_groups.yaml"), "--no-progress"]
+    assert cli.main([*argv, *[a for s in sets for a in ("--set", s)]]) == 0
+    assert f"per-group models: {models}" in capsys.readouterr().out
+    scored = sparktune.load_group_models(models).predict(diamonds.limit(50)).toPandas()
+    assert len(scored) == 50 and scored["prediction"].notna().all()
 
 
 def test_run_reports_a_label_missing_from_the_data(spark, tmp_path, capsys):

@@ -69,7 +69,7 @@ def problems(raw) -> dict[str, str]:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_examples_are_valid(path):
     job = config.load(path)
-    assert job.stages and job.search.space
+    assert (job.stages or job.estimator) and job.search.space
     assert job.output.results and job.output.results.endswith(".csv")
 
 
@@ -375,3 +375,231 @@ def test_safe_loader_and_unreadable_files(tmp_path):
     with pytest.raises(SpecError) as info:
         config.load(empty)
     assert {p.path for p in info.value.problems} == {"data", "pipeline", "search", "evaluation"}
+
+
+ESTIMATOR = {
+    "data": {"dataset": "diamonds", "label": "price", "features": ["carat", "depth"]},
+    "estimator": {
+        "class": "sklearn.ensemble.HistGradientBoostingRegressor",
+        "params": {"max_iter": 20},
+    },
+    "search": {"strategy": "grid", "space": {"max_depth": [2, 4], "learning_rate": [0.1]}},
+    "evaluation": {"scoring": "neg_root_mean_squared_error"},
+}
+
+
+def estimator_spec(**changes):
+    """ESTIMATOR with ``section__key`` -> value changes (None deletes the key)."""
+    raw = copy.deepcopy(ESTIMATOR)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = raw
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return raw
+
+
+def test_an_estimator_job_builds_a_scikit_learn_estimator_or_pipeline():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+
+    job = config.parse(estimator_spec())
+    assert job.pipeline is None and job.stages == () and job.groups is None
+    model = job.estimator.build()
+    assert isinstance(model, HistGradientBoostingRegressor) and model.max_iter == 20
+    assert job.estimator.build() is not model  # a new, unfitted instance each time
+    assert job.evaluation.scoring == "neg_root_mean_squared_error"
+    assert job.evaluation.metric is None and job.evaluation.folds == 3
+    assert job.data.features == ("carat", "depth") and job.data.max_collect_rows == 1_000_000
+
+    steps = [
+        {"name": "scale", "class": "sklearn.preprocessing.StandardScaler"},
+        {"name": "ridge", "class": "sklearn.linear_model.Ridge", "params": {"alpha": 2.0}},
+    ]
+    piped = config.parse(
+        estimator_spec(
+            estimator={"steps": steps},
+            search__space={"ridge__alpha": [0.1, 1.0], "scale__with_mean": [True, False]},
+        )
+    )
+    pipeline = piped.estimator.build()
+    assert isinstance(pipeline, Pipeline) and list(pipeline.named_steps) == ["scale", "ridge"]
+    assert pipeline.get_params()["ridge__alpha"] == 2.0
+    assert piped.estimator.title == "Pipeline(scale, ridge)"
+
+
+def test_estimator_mistakes_have_key_paths_and_close_names():
+    found = problems(
+        estimator_spec(
+            estimator__class="sklearn.ensemble.HistGradientBoostingRegresor",
+            evaluation__scoring="neg_root_mean_squred_error",
+        )
+    )
+    assert "did you mean 'HistGradientBoostingRegressor'" in found["estimator.class"]
+    assert "did you mean 'neg_root_mean_squared_error'" in found["evaluation.scoring"]
+
+    found = problems(estimator_spec(estimator__params={"max_iterr": 5, "loss": "squared_error"}))
+    assert (
+        "unknown param of HistGradientBoostingRegressor; did you mean 'max_iter'"
+        in (found["estimator.params.max_iterr"])
+    )
+    found = problems(estimator_spec(estimator__params={"max_iter": 0}))
+    assert (
+        "'max_iter' parameter of HistGradientBoostingRegressor must be an int in the range"
+        in (found["estimator.params.max_iter"])
+    )
+
+    found = problems(
+        estimator_spec(
+            search__strategy="random",
+            search__max_trials=3,
+            search__space={
+                "max_dept": [2],
+                "min_samples_leaf": [1, "few"],
+                "l2_regularization": {"choice": [0.0, -1.0]},
+                "learning_rate": {"loguniform": [0.01, 0.3]},
+            },
+        )
+    )
+    assert (
+        "unknown param of HistGradientBoostingRegressor; did you mean 'max_depth'"
+        in (found["search.space.max_dept"])
+    )
+    assert "Got 'few' instead" in found["search.space.min_samples_leaf[1]"]
+    assert "Got -1.0 instead" in found["search.space.l2_regularization.choice[1]"]
+    assert len(found) == 3
+
+    for path, message in [
+        ("sklearn.ensemble.Nope", "module 'sklearn.ensemble' has no class 'Nope'"),
+        ("nowhere.Model", "cannot import module 'nowhere'"),
+        ("Ridge", "give the full class path (module.Class) of 'Ridge'"),
+        ("pyspark.ml.regression.LinearRegression", "is not scikit-learn compatible"),
+    ]:
+        assert message in problems(estimator_spec(estimator__class=path))["estimator.class"]
+
+
+def test_estimator_steps_are_checked_like_stages():
+    steps = [
+        {"name": "scale", "class": "sklearn.preprocessing.StandardScaler", "params": {"wm": 1}},
+        {"name": "scale", "class": "sklearn.linear_model.Ridge"},
+        {"name": "a__b", "class": "sklearn.linear_model.Ridge"},
+    ]
+    found = problems(estimator_spec(estimator={"steps": steps}, search__space={"x": [1]}))
+    assert "unknown param of StandardScaler" in found["estimator.steps[0].params.wm"]
+    assert "'scale' is used twice" in found["estimator.steps[1].name"]
+    assert "cannot contain '__'" in found["estimator.steps[2].name"]
+    assert "search.space.x" not in found  # not checked while the estimator is broken
+
+    steps = [{"name": "scale", "class": "sklearn.preprocessing.StandardScaler"},
+             {"name": "ridge", "class": "sklearn.linear_model.Ridge"}]  # fmt: skip
+    found = problems(estimator_spec(estimator={"steps": steps}, search__space={"ridge_alpha": [1]}))
+    assert (
+        "unknown param of Pipeline; did you mean 'ridge__alpha'"
+        in (found["search.space.ridge_alpha"])
+    )
+    both = {"class": "sklearn.linear_model.Ridge", "steps": steps, "params": {"alpha": 1.0}}
+    found = problems(estimator_spec(estimator=both, search__space={"alpha": [1.0]}))
+    assert "exactly one of `class` (one estimator) or `steps`" in found["estimator"]
+    assert "`params` go with `class`" in found["estimator.params"]
+
+
+def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
+    found = problems(estimator_spec(pipeline=copy.deepcopy(BASE["pipeline"])))
+    assert "give `pipeline` (Spark ML stages) or `estimator`" in found[""]
+    assert "required" in problems(estimator_spec(estimator=None))["pipeline"]
+
+    found = problems(
+        estimator_spec(
+            evaluation={"metric": "rmse", "fold_col": "f", "extra_metrics": ["mae"]},
+            search__scheduler={"type": "asha"},
+        )
+    )
+    assert "scored by `scoring`, a scikit-learn scorer name" in found["evaluation.metric"]
+    assert "missing" not in found.get("evaluation.scoring", "")
+    for path in ("evaluation.fold_col", "evaluation.extra_metrics", "search.scheduler"):
+        assert "applies to Spark ML pipelines only" in found[path]
+    found = problems(estimator_spec(evaluation={"folds": 2}))
+    assert "missing; an `estimator` needs a scikit-learn scorer name" in found["evaluation.scoring"]
+    found = problems(estimator_spec(evaluation__scoring="rmse"))
+    assert "e.g. neg_root_mean_squared_error, r2" in found["evaluation.scoring"]
+    both = {"metric": "rmse", "scoring": "r2"}
+    assert "not both" in problems(estimator_spec(evaluation=both))["evaluation.scoring"]
+
+    found = problems(
+        spec(
+            evaluation={"scoring": "r2"},
+            data__features=["carat"],
+            data__max_collect_rows=10,
+            groups={"group_by": ["cut"]},
+        )
+    )
+    assert "a pipeline takes `metric`" in found["evaluation.scoring"]
+    assert "scikit-learn `estimator` only" in found["data.features"]
+    assert "scikit-learn `estimator` only" in found["data.max_collect_rows"]
+    assert "needs a scikit-learn `estimator`" in found["groups"]
+    assert (
+        "missing; this key is required"
+        in problems(spec(evaluation={"folds": 2}))["evaluation.metric"]
+    )
+
+
+def test_groups_section_and_the_keys_a_per_group_search_refuses():
+    job = config.parse(estimator_spec(groups={"group_by": ["cut"], "max_group_rows": 500}))
+    assert job.groups.group_by == ("cut",) and job.groups.max_group_rows == 500
+    assert job.groups.warn_group_rows == 100_000
+
+    found = problems(
+        estimator_spec(
+            groups={"group_by": ["cut", "price"], "max_group_rows": 1, "warn_group_row": 5},
+            search__parallelism=2,
+            search__timeout=60,
+            search__error_policy="raise",
+            evaluation__train_metrics=False,
+            data__max_collect_rows=10,
+            output={"checkpoint": "c.json"},
+        )
+    )
+    assert "did you mean 'warn_group_rows'" in found["groups.warn_group_row"]
+    assert "expected an integer >= 2, got 1" in found["groups.max_group_rows"]
+    assert "the label 'price' cannot be a group column" in found["groups.group_by"]
+    for path in ("search.parallelism", "search.timeout", "search.error_policy"):
+        assert "does not apply per group" in found[path]
+    assert "scored by k folds" in found["evaluation.train_metrics"]
+    assert "nothing is collected" in found["data.max_collect_rows"]
+    assert "no checkpoint" in found["output.checkpoint"]
+    found = problems(estimator_spec(groups={"group_by": []}, evaluation__train_ratio=0.8))
+    assert "a non-empty list of column names" in found["groups.group_by"]
+    assert "scored by k folds" in found["evaluation.train_ratio"]
+    found = problems(estimator_spec(groups={"group_by": "cut"}))
+    assert "expected a non-empty list of column names, got 'cut' (str)" in found["groups.group_by"]
+    # --set KEY=null (not given) passes: what the tests' shrinking flags rely on
+    unset = config.parse(
+        estimator_spec(groups={"group_by": ["cut"]}),
+        overrides=["evaluation.train_metrics=null", "search.parallelism=null"],
+    )
+    assert unset.search.parallelism == 1
+
+
+def test_validate_and_the_runner_check_an_estimator_job_without_spark(capsys):
+    from types import SimpleNamespace
+
+    from sparktune.jobs import cli, runner
+
+    examples = Path(__file__).parent.parent / "conf" / "examples"
+    assert cli.main(["validate", str(examples / "diamonds_groups.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK (Pipeline(scale, ridge) per group of cut, color; tpe search" in out
+    assert "scoring r2" in out
+    job = config.parse(estimator_spec(groups={"group_by": ["cut", "colour"]}), "job.yaml")
+    frame = SimpleNamespace(columns=["carat", "cut", "price"])
+    with pytest.raises(SpecError) as info:
+        runner.check_columns(job, frame)
+    paths = [p.path for p in info.value.problems]
+    assert paths == ["data.features[1]", "groups.group_by[1]"]
+    assert "column 'colour' is not in the data" in str(info.value)
+    with pytest.raises(SpecError, match="groups: --resume: a per-group search keeps no checkpoint"):
+        runner.run(job, resume=True)  # refused before Spark starts

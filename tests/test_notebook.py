@@ -63,6 +63,12 @@ def test_example_notebook_executes(tmp_path):
     assert table.count("<tr>") == 3 and "..." not in table  # 3 trials, no column cut
     assert "image/png" in outputs_of(cell_with(nb, "result.plot()"))
     assert "prediction" in outputs_of(cell_with(nb, "best_model.transform"))["text/html"]
+    local = outputs_of(cell_with(nb, "HistGradientBoostingRegressor("))
+    assert "best neg_root_mean_squared_error" in local["stream"]
+    assert local["text/html"].count("<tr>") == 3 and "split0_executor" in local["text/html"]
+    groups = outputs_of(cell_with(nb, "tune_groups("))
+    assert "'complete'" in groups["stream"] and "best_params" in groups["text/html"]
+    assert "prediction" in outputs_of(cell_with(nb, "load_group_models("))["text/html"]
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("diamonds-notebook")
@@ -73,3 +79,5 @@ def test_example_notebook_executes(tmp_path):
     plots = {a.path for a in client.list_artifacts(parents[0].info.run_id, "plots")}
     assert "results.csv" in files
     assert plots == {"plots/metric_history.png", "plots/param_effects.png"}
+    groups_experiment = client.get_experiment_by_name("diamonds-notebook-groups")
+    assert len(client.search_runs([groups_experiment.experiment_id])) == 1  # no run per group

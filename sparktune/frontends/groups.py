@@ -95,7 +95,7 @@ def tune_groups(
     options = resolve_tracking(tracking, experiment)
     path = None
     if model_path is not None:
-        path = os.fspath(model_path)
+        path = os.path.abspath(model_path)  # the driver's working directory, not a task's
         os.makedirs(path, exist_ok=True)
     search = GroupSearch(
         group_by=tuple(keys),
@@ -159,7 +159,7 @@ class GroupModels:
     """Models saved by :func:`tune_groups`, applied to each row's group by ``applyInPandas``."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+        self.path = os.path.abspath(path)
         index_file = os.path.join(self.path, INDEX_FILE)
         if not os.path.exists(index_file):
             raise ValidationError(

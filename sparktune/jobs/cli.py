@@ -135,12 +135,17 @@ def configure_logging(verbose: bool) -> None:
 def _validate(options: argparse.Namespace) -> int:
     spec = config.load(options.spec, options.overrides)
     space = ", ".join(spec.search.space)
-    scheduler = spec.search.scheduler
-    halving = f" under {scheduler.type}" if scheduler is not None else ""
-    print(
-        f"{options.spec}: OK ({len(spec.stages)} stages; {spec.search.strategy} search{halving} "
-        f"over {space}; metric {spec.evaluation.metric.name})"
-    )
+    if spec.estimator is not None:
+        groups = spec.groups
+        per = f" per group of {', '.join(groups.group_by)}" if groups is not None else ""
+        what = f"{spec.estimator.title}{per}"
+        scored = f"scoring {spec.evaluation.scoring}"
+    else:
+        scheduler = spec.search.scheduler
+        what = f"{len(spec.stages)} stages"
+        space += f" under {scheduler.type}" if scheduler is not None else ""
+        scored = f"metric {spec.evaluation.metric.name}" if spec.evaluation.metric else ""
+    print(f"{options.spec}: OK ({what}; {spec.search.strategy} search over {space}; {scored})")
     return 0
 
 
@@ -155,7 +160,7 @@ def _run(options: argparse.Namespace) -> int:
         resume=options.resume,
         remote=options.remote,
     )
-    print(summary(result, spec))
+    print(group_summary(result, spec) if spec.groups is not None else summary(result, spec))
     return 0
 
 
@@ -206,6 +211,34 @@ def summary(result: Any, spec: config.JobSpec) -> str:
         lines.append(f"best model: {spec.output.model}")
     if spec.output.results:
         lines.append(f"results table: {spec.output.results}")
+    return "\n".join(lines)
+
+
+def group_summary(table: pd.DataFrame, spec: config.JobSpec) -> str:
+    """What a finished per-group run prints: groups by state, the best metric's spread, the
+    best groups and where the table and the models went."""
+    assert spec.groups is not None  # only for a per-group job
+    keys = list(spec.groups.group_by)
+    states = table["state"].value_counts()
+    counts = ", ".join(f"{int(states.get(s, 0))} {s}" for s in ("complete", "failed", "skipped"))
+    lines = ["", f"{len(table)} group(s) by {', '.join(keys)}: {counts}"]
+    metric = table["best_metric"].dropna()
+    if len(metric):
+        low, mid, high = (_number(metric.quantile(q)) for q in (0, 0.5, 1))
+        lines.append(
+            f"best {spec.evaluation.scoring} per group: min {low}, median {mid}, max {high} "
+            f"(mean of {spec.evaluation.folds} folds; larger is better)"
+        )
+    columns = [*keys, "state", "best_metric", "n_rows", "n_trials", "best_params", "error"]
+    ordered = table.sort_values("best_metric", ascending=False, na_position="last")
+    shown = ordered[[c for c in columns if c in ordered]].head(TOP_ROWS)
+    lines += ["", shown.to_string(index=False, na_rep="-", float_format=_number)]
+    if len(table) > TOP_ROWS:
+        lines.append(f"... {len(table) - TOP_ROWS} more group(s)")
+    if spec.output.model:
+        lines.append(f"per-group models: {spec.output.model}")
+    if spec.output.results:
+        lines.append(f"per-group table: {spec.output.results}")
     return "\n".join(lines)
 
 

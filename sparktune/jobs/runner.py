@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pyspark import StorageLevel
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import Evaluator
@@ -146,18 +148,31 @@ def run(
 ) -> Any:
     """Run the job end to end and return :func:`sparktune.tune`'s result; save the outputs.
 
-    Every finished trial is checkpointed (:func:`checkpoint_path`); ``resume`` keeps the
-    finished trials of an earlier, interrupted run of the same job.
+    With ``groups``, run :func:`sparktune.tune_groups` instead and return its per-group
+    table (pandas). Every finished trial is checkpointed (:func:`checkpoint_path`);
+    ``resume`` keeps the finished trials of an earlier, interrupted run of the same job.
     """
+    if spec.groups is not None and resume:
+        raise SpecError(
+            spec.source, [Problem("groups", "--resume: a per-group search keeps no checkpoint")]
+        )
     checkpoint = resume_checkpoint(spec) if resume else checkpoint_path(spec)
     spark = session(spec, master, remote)
     frame = read_data(spec, spark)
-    pipeline = build_pipeline(spec)
-    check_data(spec, frame, pipeline)
+    if spec.estimator is None:
+        model: Any = build_pipeline(spec)
+        check_data(spec, frame, model)
+    else:
+        model = spec.estimator.build()
+        check_columns(spec, frame)
     # Every fold, check and the refit read the input: read it from its source once.
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        result = _tune(spec, frame, pipeline, progress, checkpoint, resume)
+        if spec.groups is not None:
+            table = _tune_groups(spec, frame, model)
+            save_group_results(spec, table)
+            return table
+        result = _tune(spec, frame, model, progress, checkpoint, resume)
     finally:
         frame.unpersist()
     save_outputs(spec, result)
@@ -178,19 +193,32 @@ def _tune(
     evaluation = spec.evaluation
     search = spec.search
     tracking = spec.tracking
+    if spec.estimator is not None:
+        assert evaluation.scoring is not None  # the spec requires it with an estimator
+        scoring: dict[str, Any] = {
+            "evaluator": evaluation.scoring,
+            "label": label,
+            "features": spec.data.features,
+            "max_collect_rows": spec.data.max_collect_rows,
+        }
+    else:
+        assert evaluation.metric is not None  # the spec requires it with a pipeline
+        scoring = {
+            "evaluator": build_evaluator(evaluation.metric, label),
+            "extra_evaluators": [build_evaluator(m, label) for m in evaluation.extra_metrics],
+            "scheduler": search.scheduler.build() if search.scheduler is not None else None,
+            "fold_col": evaluation.fold_col,
+        }
     return tune(
         pipeline,
         search.hyperopt_space(),
         frame,
-        build_evaluator(evaluation.metric, label),
-        extra_evaluators=[build_evaluator(m, label) for m in evaluation.extra_metrics],
+        **scoring,
         strategy=search.strategy,
-        scheduler=search.scheduler.build() if search.scheduler is not None else None,
         max_trials=search.max_trials,
         parallelism=search.parallelism,
         num_folds=evaluation.folds,
         train_ratio=evaluation.train_ratio,
-        fold_col=evaluation.fold_col,
         seed=search.seed,
         timeout=search.timeout,
         early_stopping=search.early_stopping,
@@ -205,11 +233,74 @@ def _tune(
     )
 
 
+def _tune_groups(spec: JobSpec, frame: DataFrame, estimator: Any) -> pd.DataFrame:
+    from sparktune.frontends.groups import tune_groups
+
+    groups, search, tracking = spec.groups, spec.search, spec.tracking
+    evaluation = spec.evaluation
+    # The caller's branch; the spec requires scoring and refuses train_ratio per group.
+    assert groups is not None and evaluation.scoring is not None and evaluation.folds
+    space = search.hyperopt_space()
+    out = tune_groups(
+        frame,
+        group_by=list(groups.group_by),
+        estimator=estimator,
+        space=space,
+        metric=evaluation.scoring,
+        label=spec.data.label,
+        features=spec.data.features,
+        strategy=search.strategy,
+        # A grid (lists only) without max_trials tries every combination in every group.
+        max_trials=search.max_trials or math.prod(len(values) for values in space.values()),
+        num_folds=evaluation.folds,
+        seed=search.seed,
+        model_path=spec.output.model,
+        warn_group_rows=groups.warn_group_rows,
+        max_group_rows=groups.max_group_rows,
+        tracking=(tracking.uri or True) if tracking.enabled else False,
+        experiment=tracking.experiment,
+    )
+    return out.toPandas()
+
+
+def check_columns(spec: JobSpec, frame: DataFrame) -> None:
+    """Fail with the spec's key paths when the label, a feature or a group column of an
+    estimator's job is not in the data (an estimator reads the data's columns as they are)."""
+    columns = list(frame.columns)
+    wanted = [("data.label", spec.data.label)]
+    wanted += [(f"data.features[{i}]", c) for i, c in enumerate(spec.data.features or ())]
+    if spec.groups is not None:
+        wanted += [(f"groups.group_by[{i}]", c) for i, c in enumerate(spec.groups.group_by)]
+    problems = [
+        Problem(path, f"column {name!r} is not in the data; data columns: {columns}")
+        for path, name in wanted
+        if name not in columns
+    ]
+    if problems:
+        raise SpecError(spec.source, problems)
+
+
+def save_group_results(spec: JobSpec, table: pd.DataFrame) -> None:
+    """Write the per-group table (one row per group) as CSV where ``output.results`` says;
+    the per-group models are already under ``output.model``."""
+    if spec.output.results is not None:
+        Path(spec.output.results).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(spec.output.results, index=False)
+        logger.info("per-group table saved to %s", spec.output.results)
+
+
 def save_outputs(spec: JobSpec, result: Any) -> None:
-    """Write the best model (overwriting) and the results CSV where the spec's output says."""
+    """Write the best model (overwriting: a pipeline's directory, or an estimator's joblib
+    file) and the results CSV where the spec's output says."""
     output = spec.output
     if output.model is not None and result.best_model is not None:
-        result.best_model.write().overwrite().save(output.model)
+        if spec.estimator is not None:
+            import joblib
+
+            Path(output.model).parent.mkdir(parents=True, exist_ok=True)
+            joblib.dump(result.best_model, output.model)
+        else:
+            result.best_model.write().overwrite().save(output.model)
         logger.info("best model saved to %s", output.model)
     if output.results is not None:
         Path(output.results).parent.mkdir(parents=True, exist_ok=True)

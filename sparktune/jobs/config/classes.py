@@ -53,17 +53,7 @@ def resolve_class(path: str) -> type:
     Cached: a spec's classes are looked up by its checks and again by the runner.
     """
     if "." in path:
-        module_name, _, name = path.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ValueError(f"cannot import module {module_name!r} ({exc})") from exc
-        cls = getattr(module, name, None)
-        if cls is None:
-            known = [n for n in dir(module) if isinstance(getattr(module, n), type)]
-            raise ValueError(
-                f"module {module_name!r} has no class {name!r}{did_you_mean(name, known)}"
-            )
+        cls = import_class(path)
     else:
         found = next((m for m in STAGE_MODULES if _has_class(m, path)), None)
         if found is None:
@@ -74,6 +64,23 @@ def resolve_class(path: str) -> type:
         cls = getattr(importlib.import_module(found), path)
     if not (isinstance(cls, type) and issubclass(cls, Estimator | Transformer)):
         raise ValueError(f"{path!r} is not a pyspark.ml Estimator or Transformer")
+    return cls
+
+
+def import_class(path: str) -> Any:
+    """The attribute ``Class`` of module ``module`` for ``module.Class``.
+
+    Raises ValueError saying what is missing (with a close class name of the module).
+    """
+    module_name, _, name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} ({exc})") from exc
+    cls = getattr(module, name, None)
+    if cls is None:
+        known = [n for n in dir(module) if isinstance(getattr(module, n), type)]
+        raise ValueError(f"module {module_name!r} has no class {name!r}{did_you_mean(name, known)}")
     return cls
 
 

@@ -6,12 +6,13 @@ import importlib.util
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from sparktune.jobs.config.constants import FORMATS
-from sparktune.jobs.config.fields import Fraction, PositiveInt, Settings, Text
-from sparktune.jobs.config.section import Finding, Section, one_of
+from sparktune.jobs.config.fields import Fraction, PositiveInt, Settings, Text, non_empty
+from sparktune.jobs.config.section import Finding, Section, expect, one_of
 from sparktune.jobs.datasets import DATASETS
+from sparktune.spark.local_data import MAX_COLLECT_ROWS
 
 #: File extensions that tell the format when ``format`` is not given.
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "json", "jsonl": "json", "orc": "orc"}
@@ -36,6 +37,15 @@ class DataSpec(Section):
     """Keep a seeded fraction of the rows."""
     limit: PositiveInt | None = None
     """Keep at most this many rows."""
+    features: (
+        Annotated[non_empty(tuple[Text, ...], "minItems"), expect("a non-empty list of columns")]
+        | None
+    ) = None
+    """An estimator's feature columns (default: every column but the label and the group
+    columns); a pipeline's stages name their own."""
+    max_collect_rows: PositiveInt = MAX_COLLECT_ROWS
+    """An estimator (not per group) trains on the driver's copy of the data: more rows are
+    refused."""
 
     @classmethod
     def prepare(cls, raw: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sparktune.core.settings import DEFAULT_FOLDS, DEFAULT_TRAIN_RATIO
 from sparktune.jobs.config.classes import param_problems
 from sparktune.jobs.config.constants import METRICS
 from sparktune.jobs.config.errors import describe
+from sparktune.jobs.config.estimator import Scoring
 from sparktune.jobs.config.fields import Flag, Folds, OpenFraction, Params, Text
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of
 from sparktune.jobs.config.suggest import did_you_mean
@@ -104,9 +105,12 @@ Metric = Annotated[
 class EvaluationSpec(Section):
     """How candidates are scored: folds or one split, the primary and extra metrics."""
 
-    metric: Metric
-    """The metric the search optimizes: a name (rmse) or {kind: name, params: {...}}; whether
-    larger is better comes from the evaluator."""
+    metric: Metric | None = None
+    """The metric a pipeline's search optimizes: a name (rmse) or {kind: name, params:
+    {...}}; whether larger is better comes from the evaluator."""
+    scoring: Scoring | None = None
+    """The metric an estimator's search optimizes (instead of metric): a scikit-learn
+    scorer name, e.g. neg_root_mean_squared_error (larger is better)."""
     extra_metrics: Annotated[tuple[Metric, ...], expect("a list of metrics")] = ()
     """Further metrics recorded for every trial."""
     folds: Folds | None = None
@@ -125,7 +129,13 @@ class EvaluationSpec(Section):
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
-        """Folds or one split, not both; fold_col numbers folds."""
+        """Folds or one split, not both; fold_col numbers folds; one metric or scoring."""
+        if "metric" in raw and "scoring" in raw:
+            yield (
+                ("scoring",),
+                "give `metric` (a Spark ML pipeline's) or `scoring` (a scikit-learn "
+                "estimator's), not both",
+            )
         if "folds" in raw and "train_ratio" in raw:
             yield (), "give `folds` (k-fold) or `train_ratio` (one split), not both"
         if "fold_col" in raw and "train_ratio" in raw:

@@ -13,8 +13,10 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 
 from sparktune.core.errors import ValidationError
 from sparktune.jobs.config.data import DataSpec
+from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
 from sparktune.jobs.config.evaluation import EvaluationSpec
 from sparktune.jobs.config.fields import Flag, Settings, Text
+from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
 from sparktune.jobs.config.search import SearchSpec, scheduler_problems, space_problems
 from sparktune.jobs.config.section import Finding, Section, issue
@@ -42,13 +44,14 @@ class TrackingSpec(Section):
 
 
 class OutputSpec(Section):
-    """Where the refit best model (``PipelineModel.save``), the results CSV and the checkpoint
-    (``sparktune run --resume``) are written."""
+    """Where the refit best model (``PipelineModel.save``, or a joblib file for an estimator),
+    the results CSV and the checkpoint (``sparktune run --resume``) are written."""
 
     model: Text | None = None
-    """The best pipeline, refit on all the data (overwritten)."""
+    """The best pipeline refit on all the data (a directory, overwritten); for an estimator
+    a joblib file; per group, a directory with one joblib file per group and index.json."""
     results: Text | None = None
-    """The results table (CSV), one row per trial."""
+    """The results table (CSV), one row per trial (per group: one row per group)."""
     checkpoint: Text | None = None
     """Finished trials, for --resume (default: checkpoint.json beside results or model)."""
 
@@ -80,10 +83,19 @@ class JobSpec(Section):
     """A sparktune job: the data, the pipeline, the search space, how candidates are scored,
     and where results go. Run it with `sparktune run`; check it with `sparktune validate`."""
 
+    model_config = Section.model_config | {
+        "json_schema_extra": {"oneOf": [{"required": ["pipeline"]}, {"required": ["estimator"]}]}
+    }
+
     data: DataSpec
     """The data to tune on."""
-    pipeline: PipelineSpec
-    """The pyspark.ml pipeline to tune."""
+    pipeline: PipelineSpec | None = None
+    """The pyspark.ml pipeline to tune (or an estimator instead)."""
+    estimator: EstimatorSpec | None = None
+    """A scikit-learn-compatible estimator to tune instead of a pipeline: each (trial x fold)
+    is one Spark task on a copy of the collected data."""
+    groups: GroupsSpec | None = None
+    """Tune the estimator once per group of rows instead (one model per group)."""
     search: SearchSpec
     """The search: strategy, space and limits."""
     evaluation: EvaluationSpec
@@ -99,17 +111,20 @@ class JobSpec(Section):
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
-        """The space's stage.param names and the scheduler's resource against the pipeline's
-        stages and their Params."""
-        search = raw.get("search")
-        if not isinstance(search, dict):
-            return []
-        names, classes = stage_classes(raw.get("pipeline"))
-        found = space_problems(search.get("space"), names, classes)
-        halving = scheduler_problems(search.get("scheduler"), search.get("space"), names, classes)
-        return [(("search", "space", *loc), message) for loc, message in found] + [
-            (("search", "scheduler", *loc), message) for loc, message in halving
-        ]
+        """A pipeline or an estimator, and the keys that go with it; the space's names (and
+        the scheduler's resource) against the pipeline's stages or the estimator's params."""
+        if "pipeline" in raw and "estimator" in raw:
+            yield (), "give `pipeline` (Spark ML stages) or `estimator` (scikit-learn), not both"
+        elif "pipeline" not in raw and "estimator" not in raw:
+            yield (
+                ("pipeline",),
+                "missing; one of `pipeline` (Spark ML stages) or `estimator` (scikit-learn) "
+                "is required",
+            )
+        if "estimator" in raw:
+            yield from _estimator_problems(raw)
+        else:
+            yield from _pipeline_problems(raw)
 
     @model_validator(mode="after")
     def _remember_source(self, info: ValidationInfo) -> JobSpec:
@@ -124,8 +139,85 @@ class JobSpec(Section):
 
     @property
     def stages(self) -> tuple[StageSpec, ...]:
-        """The pipeline's stages, in order."""
-        return self.pipeline.stages
+        """The pipeline's stages, in order (none for an estimator)."""
+        return self.pipeline.stages if self.pipeline is not None else ()
+
+
+def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """The raw section ``key`` without its null keys (not given), or {} if not a mapping."""
+    value = raw.get(key)
+    return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else {}
+
+
+def _given(section: str, raw: dict[str, Any], keys: Iterable[str], why: str) -> Iterable[Finding]:
+    """A finding for each of ``keys`` given in the raw ``section``, saying ``why`` not."""
+    for key in keys:
+        if key in raw:
+            yield (section, key), why
+
+
+def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
+    """A pipeline job: its metric, no estimator-only keys, space names against the stages."""
+    data, search, evaluation = (_mapping(raw, key) for key in ("data", "search", "evaluation"))
+    if "groups" in raw:
+        yield ("groups",), "one model per group needs a scikit-learn `estimator`, not `pipeline`"
+    why = "applies to a scikit-learn `estimator` only; a pipeline's stages name their columns"
+    yield from _given("data", data, ("features", "max_collect_rows"), why)
+    if "scoring" in evaluation:
+        yield (
+            ("evaluation", "scoring"),
+            "a scikit-learn scorer scores an `estimator`; a pipeline takes `metric` (e.g. rmse)",
+        )
+    elif isinstance(raw.get("evaluation"), dict) and "metric" not in evaluation:
+        yield ("evaluation", "metric"), "missing; this key is required (e.g. metric: rmse)"
+    names, classes = stage_classes(raw.get("pipeline"))
+    space = search.get("space")
+    for loc, message in space_problems(space, names, classes):
+        yield ("search", "space", *loc), message
+    for loc, message in scheduler_problems(search.get("scheduler"), space, names, classes):
+        yield ("search", "scheduler", *loc), message
+
+
+def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
+    """An estimator job: a scorer, no pipeline-only keys (nor, per group, the keys of one
+    search over all rows), space names against ``get_params(deep=True)``."""
+    data, search, evaluation, output = (
+        _mapping(raw, key) for key in ("data", "search", "evaluation", "output")
+    )
+    if "metric" in evaluation:
+        yield (
+            ("evaluation", "metric"),
+            "an `estimator` is scored by `scoring`, a scikit-learn scorer name (e.g. scoring: "
+            "neg_root_mean_squared_error), not by a Spark evaluator's metric",
+        )
+    elif isinstance(raw.get("evaluation"), dict) and "scoring" not in evaluation:
+        yield (
+            ("evaluation", "scoring"),
+            "missing; an `estimator` needs a scikit-learn scorer name, e.g. r2",
+        )
+    spark_only = "applies to Spark ML pipelines only"
+    yield from _given("evaluation", evaluation, ("extra_metrics", "fold_col"), spark_only)
+    yield from _given("search", search, ("scheduler",), spark_only)
+    groups = raw.get("groups")
+    if isinstance(groups, dict):
+        per_group = "does not apply per group: each group's trials run one after another"
+        yield from _given("search", search, ("parallelism", "timeout", "early_stopping"), per_group)
+        yield from _given(
+            "search", search, ("error_policy",), f"{per_group}; a failing group is a row"
+        )
+        folds_only = "does not apply per group: each group is scored by k folds (`folds`)"
+        yield from _given("evaluation", evaluation, ("train_ratio", "train_metrics"), folds_only)
+        yield from _given(
+            "data", data, ("max_collect_rows",), "is not used per group: nothing is collected"
+        )
+        yield from _given("output", output, ("checkpoint",), "a per-group search has no checkpoint")
+        keys = groups.get("group_by")
+        if isinstance(keys, list) and data.get("label") in keys:
+            yield ("groups", "group_by"), f"the label {data['label']!r} cannot be a group column"
+    estimator = built(raw.get("estimator"))
+    if estimator is not None:
+        for loc, message in estimator_space_problems(search.get("space"), estimator):
+            yield ("search", "space", *loc), message
 
 
 def json_schema() -> dict[str, Any]:
