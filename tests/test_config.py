@@ -520,8 +520,9 @@ def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
     )
     assert "scored by `scoring`, a scikit-learn scorer name" in found["evaluation.metric"]
     assert "missing" not in found.get("evaluation.scoring", "")
-    for path in ("evaluation.fold_col", "evaluation.extra_metrics", "search.scheduler"):
+    for path in ("evaluation.fold_col", "evaluation.extra_metrics"):
         assert "applies to Spark ML pipelines only" in found[path]
+    assert "search.scheduler" not in found  # halving works for an estimator too
     found = problems(estimator_spec(evaluation={"folds": 2}))
     assert "missing; an `estimator` needs a scikit-learn scorer name" in found["evaluation.scoring"]
     found = problems(estimator_spec(evaluation__scoring="rmse"))
@@ -558,6 +559,7 @@ def test_groups_section_and_the_keys_a_per_group_search_refuses():
             search__parallelism=2,
             search__timeout=60,
             search__error_policy="raise",
+            search__scheduler={"type": "asha"},
             evaluation__train_metrics=False,
             data__max_collect_rows=10,
             output={"checkpoint": "c.json"},
@@ -566,7 +568,7 @@ def test_groups_section_and_the_keys_a_per_group_search_refuses():
     assert "did you mean 'warn_group_rows'" in found["groups.warn_group_row"]
     assert "expected an integer >= 2, got 1" in found["groups.max_group_rows"]
     assert "the label 'price' cannot be a group column" in found["groups.group_by"]
-    for path in ("search.parallelism", "search.timeout", "search.error_policy"):
+    for path in ("search.parallelism", "search.timeout", "search.error_policy", "search.scheduler"):
         assert "does not apply per group" in found[path]
     assert "scored by k folds" in found["evaluation.train_metrics"]
     assert "nothing is collected" in found["data.max_collect_rows"]

@@ -206,7 +206,6 @@ def _tune(
         scoring = {
             "evaluator": build_evaluator(evaluation.metric, label),
             "extra_evaluators": [build_evaluator(m, label) for m in evaluation.extra_metrics],
-            "scheduler": search.scheduler.build() if search.scheduler is not None else None,
             "fold_col": evaluation.fold_col,
         }
     return tune(
@@ -215,6 +214,7 @@ def _tune(
         frame,
         **scoring,
         strategy=search.strategy,
+        scheduler=search.scheduler.build() if search.scheduler is not None else None,
         max_trials=search.max_trials,
         parallelism=search.parallelism,
         num_folds=evaluation.folds,

@@ -197,11 +197,11 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         )
     spark_only = "applies to Spark ML pipelines only"
     yield from _given("evaluation", evaluation, ("extra_metrics", "fold_col"), spark_only)
-    yield from _given("search", search, ("scheduler",), spark_only)
     groups = raw.get("groups")
     if isinstance(groups, dict):
         per_group = "does not apply per group: each group's trials run one after another"
-        yield from _given("search", search, ("parallelism", "timeout", "early_stopping"), per_group)
+        limits = ("parallelism", "timeout", "early_stopping", "scheduler")
+        yield from _given("search", search, limits, per_group)
         yield from _given(
             "search", search, ("error_policy",), f"{per_group}; a failing group is a row"
         )
