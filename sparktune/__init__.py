@@ -12,11 +12,11 @@ from sparktune.core.scheduler import ASHA, Hyperband
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
+from sparktune.frontends.halving import HalvingCrossValidator
 from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
     CrossValidatorModel,
-    HalvingCrossValidator,
     TrainValidationSplit,
     TrainValidationSplitModel,
 )

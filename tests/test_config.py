@@ -42,8 +42,13 @@ BASE = {
 
 
 def spec(**changes):
-    """BASE with ``section.key`` -> value changes (None deletes the key)."""
-    raw = copy.deepcopy(BASE)
+    """BASE with ``section__key`` -> value changes (None deletes the key)."""
+    return changed(BASE, changes)
+
+
+def changed(base, changes):
+    """A copy of ``base`` with ``section__key`` -> value changes (None deletes the key)."""
+    raw = copy.deepcopy(base)
     for path, value in changes.items():
         *parents, last = path.split("__")
         node = raw
@@ -390,17 +395,7 @@ ESTIMATOR = {
 
 def estimator_spec(**changes):
     """ESTIMATOR with ``section__key`` -> value changes (None deletes the key)."""
-    raw = copy.deepcopy(ESTIMATOR)
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        node = raw
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
-    return raw
+    return changed(ESTIMATOR, changes)
 
 
 def test_an_estimator_job_builds_a_scikit_learn_estimator_or_pipeline():
