@@ -342,12 +342,8 @@ class MlflowTracker(Callback):
         params, metrics, _ = trial_record(best, self._larger_is_better)
         counts = {
             f"trials_{state.value}": float(sum(t.state is state for t in self._trials))
-            for state in (
-                TrialState.COMPLETE,
-                TrialState.FAILED,
-                TrialState.CANCELLED,
-                TrialState.PRUNED,
-            )
+            for state in TrialState
+            if state is not TrialState.PAUSED  # a trial's last state is never paused
         }
         if elapsed is not None:
             counts["elapsed_seconds"] = float(elapsed)

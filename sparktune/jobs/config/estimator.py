@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, Strict
 from sparktune.jobs.config.classes import import_class
 from sparktune.jobs.config.constants import NAME_PATTERN
 from sparktune.jobs.config.errors import describe
-from sparktune.jobs.config.fields import Params, Text, non_empty
+from sparktune.jobs.config.fields import Params, Text, importable, non_empty
 from sparktune.jobs.config.section import Finding, Section, expect, issue
 from sparktune.jobs.config.suggest import did_you_mean
 from sparktune.search.sklearn_space import is_sklearn_estimator
@@ -48,19 +48,11 @@ def resolve_estimator_class(path: str) -> type:
     return cls
 
 
-def _importable(path: str) -> str:
-    try:
-        resolve_estimator_class(path)
-    except ValueError as exc:
-        raise issue(str(exc)) from None
-    return path
-
-
 EstimatorClass = Annotated[
     str,
     Strict(),
     Field(min_length=1),
-    AfterValidator(_importable),
+    AfterValidator(importable(resolve_estimator_class)),
     expect("a class path such as sklearn.ensemble.HistGradientBoostingRegressor"),
 ]
 StepName = Annotated[

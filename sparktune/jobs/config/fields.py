@@ -6,11 +6,12 @@ means. Each type is also what the JSON Schema (``sparktune schema``) shows for i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
-from sparktune.jobs.config.section import expect
+from sparktune.jobs.config.section import expect, issue
 
 Text = Annotated[str, Strict(), Field(pattern=r"\S"), expect("a non-empty string")]
 Flag = Annotated[bool, Strict(), expect("true or false")]
@@ -66,3 +67,16 @@ def non_empty(kind: Any, json_key: str) -> Any:
     Not pydantic's ``min_length``, which would also count the items that failed to validate.
     """
     return Annotated[kind, AfterValidator(_refuse_empty), Field(json_schema_extra={json_key: 1})]
+
+
+def importable(resolve: Callable[[str], Any]) -> Callable[[str], str]:
+    """A validator keeping a class path that ``resolve`` imports (its ValueError reported)."""
+
+    def check(path: str) -> str:
+        try:
+            resolve(path)
+        except ValueError as exc:
+            raise issue(str(exc)) from None
+        return path
+
+    return check

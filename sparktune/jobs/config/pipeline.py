@@ -10,17 +10,8 @@ from pydantic import AfterValidator, Field, Strict
 from sparktune.jobs.config.classes import param_problems, resolve_class
 from sparktune.jobs.config.constants import NAME_PATTERN
 from sparktune.jobs.config.errors import describe
-from sparktune.jobs.config.fields import Params, non_empty
-from sparktune.jobs.config.section import Finding, Section, expect, issue
-
-
-def _importable(path: str) -> str:
-    try:
-        resolve_class(path)
-    except ValueError as exc:
-        raise issue(str(exc)) from None
-    return path
-
+from sparktune.jobs.config.fields import Params, importable, non_empty
+from sparktune.jobs.config.section import Finding, Section, expect
 
 Identifier = Annotated[
     str,
@@ -37,7 +28,7 @@ ClassPath = Annotated[
     str,
     Strict(),
     Field(min_length=1),
-    AfterValidator(_importable),
+    AfterValidator(importable(resolve_class)),
     expect("a class name such as pyspark.ml.regression.LinearRegression"),
 ]
 
