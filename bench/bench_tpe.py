@@ -34,7 +34,16 @@ from pyspark.ml.regression import GBTRegressor
 from pyspark.sql import DataFrame
 
 import sparktune
-from bench.common import best_of, diamonds, featurizers, session, split, timed, warm_up
+from bench.common import (
+    best_of,
+    diamonds,
+    featurizers,
+    over_seeds,
+    session,
+    split,
+    timed,
+    warm_up,
+)
 from sparktune.spark.cache import lineage_free
 from sparktune.spark.session import interpreted_session
 
@@ -218,32 +227,21 @@ def main() -> dict[str, float]:
             floor(train, validation, evaluator, warm),
         ],
     )
-    plain, ours = [], []
-    for turn, seed in enumerate(SEEDS):
-        runs = [
-            (plain, f"hyperopt fmin, plain Trials, seed {seed}", plain_fmin),
-            (ours, f"sparktune.tune TPE, parallelism=2, seed {seed}", sparktune_tpe),
-        ]
-        for store, label, search in runs[:: 1 if turn % 2 == 0 else -1]:
-            store.append(
-                timed(label, functools.partial(search, train, validation, evaluator, seed))
-            )
-        print(f"    best rmse, seed {seed}: {ours[-1][1]:.2f} vs {plain[-1][1]:.2f}")
-    t_plain, t_ours = sum(t for t, _ in plain), sum(t for t, _ in ours)
-    best_plain = float(np.mean([b for _, b in plain]))
-    best_ours = float(np.mean([b for _, b in ours]))
-    out = {
-        "plain_s": t_plain,
-        "sparktune_s": t_ours,
-        "ratio": t_ours / t_plain,
-        "best_rmse_plain": best_plain,
-        "best_rmse_sparktune": best_ours,
-        "best_rel_diff": (best_ours - best_plain) / best_plain,
-    }
+    out = over_seeds(
+        SEEDS,
+        (
+            "hyperopt fmin, plain Trials",
+            lambda seed: plain_fmin(train, validation, evaluator, seed),
+        ),
+        (
+            "sparktune.tune TPE, parallelism=2",
+            lambda seed: sparktune_tpe(train, validation, evaluator, seed),
+        ),
+    )
     print(
-        f"  total {t_ours:.1f} s vs {t_plain:.1f} s: ratio sparktune/plain {out['ratio']:.2f}x "
-        f"(target <= 0.5); mean best rmse {best_ours:.2f} vs {best_plain:.2f} "
-        f"({100 * out['best_rel_diff']:+.2f}%, target: no worse than +1%)"
+        f"  total {out['sparktune_s']:.1f} s vs {out['plain_s']:.1f} s: ratio sparktune/plain "
+        f"{out['ratio']:.2f}x (target <= 0.5); mean best rmse {out['best_sparktune']:.2f} vs "
+        f"{out['best_plain']:.2f} ({100 * out['best_rel_diff']:+.2f}%, target: no worse than +1%)"
     )
     out.update(same_params(train, validation, evaluator))
     train.unpersist()

@@ -9,6 +9,7 @@ finished trials computed from a plain function of the params, as in ``test_searc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -27,7 +28,7 @@ from pyspark.ml.param.shared import (
 
 from sparktune import ValidationError
 from sparktune.core.settings import STRATEGIES, SearchSettings
-from sparktune.core.trial import FoldResult, Trial, TrialState
+from sparktune.core.trial import FoldResult, Rung, Trial, TrialState
 from sparktune.search import OptunaSearch, make_strategy, strategy_name
 from sparktune.search.optuna import SAMPLERS
 from sparktune.search.space import resolve
@@ -283,6 +284,16 @@ def test_a_repeated_point_waits_for_its_twin_and_is_never_asked_twice(space):
     search.study.enqueue_trial(search.study.trials[first.tid].params)
     assert dict(search.ask().params) != point
     assert [t.value for t in repeats()] == [3.5, 3.5]
+
+
+def test_a_trial_told_again_after_a_later_rung_keeps_its_first_value(space):
+    search = make_strategy("optuna-tpe", space)
+    candidate = search.ask()
+    first = Rung(0, 1.0, 7.0)
+    search.tell(replace(finished(0, candidate, 7.0, state=TrialState.PAUSED), rungs=(first,)))
+    later = replace(finished(0, candidate, 2.0), rungs=(first, Rung(1, 3.0, 2.0)))
+    search.tell(later)
+    assert [(t.state, t.value) for t in search.study.trials] == [(StudyState.COMPLETE, 7.0)]
 
 
 def test_a_sampler_instance_is_a_strategy(space):

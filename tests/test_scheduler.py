@@ -151,11 +151,18 @@ def test_no_slot_waits_for_a_rung_to_fill():
     assert objective.opened_in_time
 
 
-def test_the_strategy_learns_each_trial_once_on_its_first_rung():
-    outcome, _, strategy = run([3, 1, 2, 6, 5, 4], ASHA("maxIter", 1, 9))
-    assert sorted(t.number for t in strategy.told) == [t.number for t in outcome.trials]
-    assert all(t.rungs[-1].index == 0 for t in strategy.told)
-    assert all(t.state is TrialState.PAUSED for t in strategy.told)
+def test_the_strategy_is_told_every_rung_as_soon_as_it_ends():
+    outcome, _, strategy = run([3, 1, 2, 6, 5, 4, 9, 8, 7], ASHA("maxIter", 1, 9))
+    tells: dict[int, list[Trial]] = {}
+    for told in strategy.told:
+        tells.setdefault(told.number, []).append(told)
+    assert sorted(tells) == [t.number for t in outcome.trials]
+    for trial in outcome.trials:
+        first, last = tells[trial.number][0], tells[trial.number][-1]
+        assert first.state is TrialState.PAUSED and len(first.rungs) == 1
+        assert (last.state, last.rungs) == (trial.state, trial.rungs)
+    top = [t.number for t in outcome.trials if t.state is TrialState.COMPLETE]
+    assert top and all([len(t.rungs) for t in tells[n]] == [1, 2, 3] for n in top)
 
 
 def test_hyperband_spreads_new_trials_over_its_brackets():

@@ -8,6 +8,8 @@ not how well hyperopt's algorithms optimize.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hyperopt import STATUS_FAIL, STATUS_OK, STATUS_RUNNING, hp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
@@ -16,7 +18,7 @@ from pyspark.ml.param.shared import HasMaxIter
 from pyspark.ml.regression import LinearRegression
 
 from sparktune import ValidationError
-from sparktune.core.trial import FoldResult, Trial, TrialState
+from sparktune.core.trial import FoldResult, Rung, Trial, TrialState
 from sparktune.search import GridSearch, RandomSearch, TPESearch, make_strategy
 from sparktune.search.describe import describe_space
 from sparktune.search.space import resolve
@@ -122,6 +124,53 @@ def test_in_flight_and_failed_trials_are_kept_in_the_history(space):
     assert search.hyperopt_trials.trials[2]["misc"]["vals"]["reg"][0] == pytest.approx(
         c.params["LinearRegression.regParam"]
     )
+
+
+def rung_results(number, candidate, values, budgets=(1.0, 3.0), state=None):
+    """The snapshot a scheduler tells after a trial's ``len(values)``-th rung."""
+    rungs = tuple(Rung(i, budgets[i], v) for i, v in enumerate(values))
+    state = state or (TrialState.PAUSED if len(values) < len(budgets) else TrialState.COMPLETE)
+    folds = (FoldResult(0, {"rmse": values[-1]}, {}, 0.0),)
+    return Trial(number, candidate, state, folds, "rmse", rungs=rungs)
+
+
+def iters(params):
+    return params["LinearRegression.maxIter"]
+
+
+@pytest.mark.parametrize("promote", [True, False])
+def test_under_a_scheduler_tpe_learns_from_the_largest_budget_each_trial_reached(space, promote):
+    """The first budget shows only maxIter (small is good); the third of the trials promoted
+    to the second show that large regParam is good. TPE learns it from them; told only
+    first rungs, it asks regParam at random. Each document keeps its first rung's loss."""
+    search = TPESearch(space, seed=5)
+    for number in range(30):
+        candidate = search.ask()
+        first = iters(candidate.params) / 50
+        search.tell(rung_results(number, candidate, [first]))
+        if promote and iters(candidate.params) <= 17:
+            search.tell(rung_results(number, candidate, [first, -reg(candidate.params)]))
+    docs = search.hyperopt_trials.trials
+    high = sum(d["misc"]["vals"]["reg"][0] > 3.0 for d in docs[N_STARTUP_JOBS:])
+    # regParam is uniform on [0, 4]: a quarter of random draws fall in (3, 4].
+    assert high > 10 if promote else high < 5
+    assert [d["result"]["loss"] for d in docs] == [d["misc"]["vals"]["iters"][0] / 50 for d in docs]
+
+
+def test_a_trial_that_fails_on_a_larger_budget_ranks_last_and_keeps_its_first_result(space):
+    search = TPESearch(space, seed=0)
+    a, b = search.ask(), search.ask()
+    search.tell(rung_results(0, a, [1.0]))
+    search.tell(rung_results(1, b, [2.0]))
+    assert [search.standing(t) for t in search.latest.values()] == [(-1.0, 1.0), (-1.0, 2.0)]
+    search.tell(replace(rung_results(0, a, [1.0]), state=TrialState.FAILED, error="fold 0: OOM"))
+    assert search.standing(search.latest[0]) is None
+    restored = replace(b, tid=None)  # from a checkpoint: known by its trial number only
+    search.tell(rung_results(7, restored, [4.0]))
+    search.tell(rung_results(7, restored, [4.0, 0.5]))
+    assert len(search.hyperopt_trials.trials) == 3
+    assert search.standing(search.latest[2]) == (-3.0, 0.5)
+    assert [d["result"]["loss"] for d in search.hyperopt_trials.trials] == [1.0, 2.0, 4.0]
 
 
 def test_loss_sign_follows_the_evaluator_direction(space):

@@ -21,6 +21,7 @@ from stages import FailingStage
 import sparktune
 from sparktune import ValidationError
 from sparktune.tracking import REDACTED, Tracking, track
+from sparktune.tracking.records import truncate
 
 FAST = dict(attempts=2, backoff=0.05, max_backoff=0.2, drain_timeout=60)
 #: Where the logged model is not what a test is about, skip it (a few seconds a search).
@@ -431,3 +432,12 @@ def test_search_survives_the_server_dying(spark, data, server, monkeypatch):
     numbers = {int(c.data.tags["sparktune.trial"]) for c in logged}
     assert set(range(6)) - set(model.unlogged_trials) <= numbers
     assert os.path.exists(server.database)
+
+
+def test_a_long_value_is_cut_to_the_limit_saying_exactly_how_much_was_cut():
+    text = "".join(str(i % 10) for i in range(1000))
+    cut = truncate(text, 100)
+    kept = cut.split("...")[0]
+    assert len(cut) <= 100 and text.startswith(kept)
+    assert cut.endswith(f"({len(text) - len(kept)} more characters)")
+    assert truncate(text, 1000) == text

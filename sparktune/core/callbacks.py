@@ -32,7 +32,12 @@ class Objective(Protocol):
 
 
 class Strategy(Protocol):
-    """Chooses what to evaluate next (``ask``); told every trial once it has a result (``tell``)."""
+    """Chooses what to evaluate next (``ask``) and learns from results (``tell``).
+
+    A trial is told when it ends (or is restored from a checkpoint) and, under a scheduler,
+    after every rung it finishes. Every tell of one trial carries its ``number`` (a restored
+    candidate has no ``tid``); a strategy told a trial again keeps what it can use.
+    """
 
     def ask(self) -> Candidate | None: ...  # noqa: D102
 

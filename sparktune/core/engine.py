@@ -98,7 +98,6 @@ class Engine:
         self.tag = f"sparktune-{uuid.uuid4().hex[:12]}"
         self.trials: list[Trial] = []
         self._best = math.nan
-        self._told: set[int] = set()
         self._paused: dict[int, Trial] = {}
         self._ladder = Ladder(None, objective.larger_is_better)
 
@@ -352,14 +351,9 @@ class Engine:
         self._notify("on_trial_end", trial)
 
     def _tell(self, strategy: Strategy, trial: Trial) -> None:
-        """Tell the strategy a trial once: at its first rung's end, or when it ended.
-
-        Under a scheduler the strategy learns every trial's metric on its first budget, the
-        one all trials of a bracket share, as soon as it is known.
+        """Tell the strategy a trial: when it ends or is restored, and under a scheduler after
+        every rung, as soon as it is known (``trial.rungs`` then holds them all).
         """
-        if trial.number in self._told:
-            return
-        self._told.add(trial.number)
         try:
             strategy.tell(trial)
         except Exception:

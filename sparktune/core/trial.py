@@ -127,6 +127,11 @@ class Trial:
         return self.mean()
 
     @property
+    def first_value(self) -> float:
+        """The primary metric at the trial's first rung (its value without a scheduler)."""
+        return self.rungs[0].value if self.rungs else self.value
+
+    @property
     def fit_time(self) -> float:
         """Seconds spent fitting this candidate's suffix, summed over folds."""
         return float(sum(f.fit_time for f in self.folds))

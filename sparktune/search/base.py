@@ -5,7 +5,10 @@ whenever a slot is free and tells each finished trial. Every asked candidate bec
 trial document of :attr:`HyperoptSearch.hyperopt_trials`: *running* while it is evaluated
 (TPE counts its loss as +inf, so it does not propose the same region k times), then *ok*
 with its loss, or *fail* with its error kept (TPE counts it as +inf too: it learns to
-avoid what fails instead of forgetting it).
+avoid what fails instead of forgetting it). Under a scheduler a trial is told after every
+rung: its document keeps its first rung's result, and :attr:`HyperoptSearch.latest` keeps
+what was told last, for a strategy that learns from larger budgets
+(:class:`~sparktune.search.tpe.TPESearch`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ class HyperoptSearch:
         self._points = [space.assignment(point) for point in points_to_evaluate or ()]
         self._seen: set[tuple[Any, ...]] = set()
         self._docs: dict[int, dict[str, Any]] = {}
+        #: Trial number -> its document: every tell of one trial carries its number.
+        self._numbers: dict[int, dict[str, Any]] = {}
+        #: The last snapshot told of each trial, by hyperopt trial id.
+        self.latest: dict[int, Trial] = {}
 
     def ask(self) -> Candidate | None:
         """The next candidate with params not asked before, or None when none is left."""
@@ -77,13 +84,23 @@ class HyperoptSearch:
         return None
 
     def tell(self, trial: Trial) -> None:
-        """Record a finished trial: its loss, or STATUS_FAIL with its error."""
+        """Record a trial's result: its loss, or STATUS_FAIL with its error.
+
+        Under a scheduler the loss is the first rung's metric: a trial told again (after a
+        later rung, or when it ends) keeps it, and :attr:`latest` is updated.
+        """
         tid = trial.candidate.tid
-        doc = (self._docs.get(tid) if tid is not None else None) or self._adopt(trial)
+        doc = self._numbers.get(trial.number)
+        if doc is None:
+            doc = (self._docs.get(tid) if tid is not None else None) or self._adopt(trial)
         if doc is None:
             return
-        value = trial.value
-        if trial.state.scored and not math.isnan(value):
+        self._numbers[trial.number] = doc
+        self.latest[doc["tid"]] = trial
+        if doc["state"] == JOB_STATE_DONE:
+            return
+        value = trial.first_value
+        if not math.isnan(value):
             result: dict[str, Any] = {"status": STATUS_OK, "loss": self.sign * value}
         else:
             error = trial.error or f"trial {trial.state.value} without a metric"
@@ -109,10 +126,11 @@ class HyperoptSearch:
     def _proposals(self, tid: int) -> Iterator[dict[str, Any]]:
         while self._points:
             yield self._points.pop(0)
+        algo, history = self._model()
         for attempt in range(self.retries):
-            yield self._suggest(self.algo, tid, attempt)
+            yield self._suggest(algo, history, tid, attempt)
         for attempt in range(self.retries, self.retries + self.random_retries):
-            yield self._suggest(rand.suggest, tid, attempt)
+            yield self._suggest(rand.suggest, self.hyperopt_trials, tid, attempt)
         every = self._every_point
         order = np.random.default_rng(self._seed(tid, -1)).permutation(len(every))
         yield from (every[i] for i in order)
@@ -126,8 +144,12 @@ class HyperoptSearch:
         """A seed fixed by the search seed, the trial and the attempt (same seed, same run)."""
         return hash((self.seed, tid, attempt)) % (2**31 - 1)
 
-    def _suggest(self, algo: Suggest, tid: int, attempt: int) -> dict[str, Any]:
-        docs = algo([tid], self.space.domain, self.hyperopt_trials, self._seed(tid, attempt))
+    def _model(self) -> tuple[Suggest, Trials]:
+        """The suggest function and the history it proposes from: ``algo`` over every trial."""
+        return self.algo, self.hyperopt_trials
+
+    def _suggest(self, algo: Suggest, history: Trials, tid: int, attempt: int) -> dict[str, Any]:
+        docs = algo([tid], self.space.domain, history, self._seed(tid, attempt))
         vals = docs[0]["misc"]["vals"]
         return {label: values[0] for label, values in vals.items() if len(values)}
 

@@ -122,6 +122,7 @@ class OptunaSearch:
         self._rng = np.random.default_rng(seed)
         #: Asked and not told yet: the study trial and the candidate's key, by study trial number.
         self._asked: dict[int, tuple[optuna.trial.Trial, Key]] = {}
+        self._told: set[int] = set()
         #: Told: the metric, or None for a trial without one (failed, cancelled).
         self._outcomes: dict[Key, float | None] = {}
         #: Asked and not told yet: the study trials that repeated them, told when they are.
@@ -153,9 +154,16 @@ class OptunaSearch:
         return None
 
     def tell(self, trial: Trial) -> None:
-        """Tell the study a finished trial: its metric, or ``FAIL`` (failed or cancelled)."""
-        value = trial.value
-        outcome = value if trial.state.scored and not math.isnan(value) else None
+        """Tell the study a finished trial: its metric, or ``FAIL`` (failed or cancelled).
+
+        The study takes one value per trial: the first told (under a scheduler, the first
+        rung's); a trial told again after a later rung is not told to the study.
+        """
+        if trial.number in self._told:
+            return
+        self._told.add(trial.number)
+        value = trial.first_value
+        outcome = None if math.isnan(value) else value
         tid = trial.candidate.tid
         asked = self._asked.pop(tid, None) if tid is not None else None
         if asked is None:

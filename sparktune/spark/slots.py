@@ -148,7 +148,7 @@ class _SlotGuard:
         return candidate
 
     def tell(self, trial: Trial) -> None:
-        """Pass the finished trial on to the wrapped strategy."""
+        """Pass a told trial (ended, or paused after a rung) on to the wrapped strategy."""
         self._strategy.tell(trial)
 
 

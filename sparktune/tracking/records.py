@@ -54,8 +54,8 @@ def truncate(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, saying how much was cut."""
     if len(text) <= limit:
         return text
-    note = f"... ({len(text) - limit + 40} more characters)"
-    return text[: limit - len(note)] + note
+    kept = limit - 40  # room for the note
+    return f"{text[:kept]}... ({len(text) - kept} more characters)"
 
 
 def trial_record(
@@ -99,7 +99,8 @@ def log_batch(
     timestamp: int | None = None,
     history: Sequence[tuple[str, float, int]] = (),
 ) -> None:
-    """One ``log_batch`` to ``run_id`` (MLflow splits it at its own limits).
+    """One ``log_batch`` to ``run_id`` (MLflow splits it at its own limits; param values are
+    cut to MLflow's length limit).
 
     ``history`` adds (key, value, step) points, e.g. a metric per rung of successive halving.
     """
@@ -110,7 +111,7 @@ def log_batch(
         run_id,
         metrics=[Metric(k, float(v), stamp, 0) for k, v in dict(metrics).items()]
         + [Metric(k, v, stamp, step) for k, v, step in history],
-        params=[Param(k, str(v)) for k, v in dict(params).items()],
+        params=[Param(k, truncate(str(v), MAX_PARAM_LENGTH)) for k, v in dict(params).items()],
         tags=[RunTag(k, str(v)) for k, v in dict(tags).items()],
     )
 

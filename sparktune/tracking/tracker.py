@@ -61,14 +61,12 @@ from sparktune.tracking.models import (
     upload_model,
 )
 from sparktune.tracking.records import (
-    MAX_PARAM_LENGTH,
     RUN_STATUS,
     context_tags,
     get_or_create_experiment,
     log_batch,
     rung_history,
     trial_record,
-    truncate,
 )
 from sparktune.tracking.redaction import Redactor, relevant_conf, spark_conf
 from sparktune.tracking.settings import Tracking
@@ -270,12 +268,8 @@ class MlflowTracker(Callback):
             self.run_id = run.info.run_id
             logger.info("MLflow: search logged as run %s in %s", self.run_id, self.uri)
         if not self._parent_logged:
-            params = self._params_for_mlflow(self._params)
-            log_batch(client, self.run_id, params=params)
+            log_batch(client, self.run_id, params=self._params)
             self._parent_logged = True
-
-    def _params_for_mlflow(self, params: Mapping[str, str]) -> dict[str, str]:
-        return {k: truncate(v, MAX_PARAM_LENGTH) for k, v in params.items()}
 
     def _rows(self) -> int | str:
         if not isinstance(self.data, DataFrame):  # a pandas frame (single-machine search)
@@ -322,7 +316,7 @@ class MlflowTracker(Callback):
                 log_batch(
                     client,
                     state["run_id"],
-                    params=self._params_for_mlflow(params),
+                    params=params,
                     metrics=metrics,
                     timestamp=int(trial.finished * 1000) or None,
                     history=history,
@@ -357,7 +351,7 @@ class MlflowTracker(Callback):
             log_batch(
                 self._mlflow(),
                 self.run_id,
-                params=self._params_for_mlflow(best_params),
+                params=best_params,
                 metrics={**metrics, **counts},
                 tags=tags,
             )
