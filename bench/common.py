@@ -149,31 +149,24 @@ def best_of(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, 
 
 
 def over_seeds(
-    seeds: tuple[int, ...],
-    plain: tuple[str, Callable[[int], float]],
-    ours: tuple[str, Callable[[int], float]],
-) -> dict[str, float]:
-    """Run a plain and a sparktune search once per seed, the side that goes first alternating.
+    seeds: tuple[int, ...], contenders: dict[str, Callable[[int], float]]
+) -> dict[str, tuple[float, float]]:
+    """Run every contender (a search taking a seed, returning its best metric) once per seed,
+    the order rotating from seed to seed; return each one's summed seconds and mean best.
 
-    Returns both sides' summed seconds, their ratio, the mean best metrics and their relative
-    difference: the best of a few dozen mostly random trials varies by more than 1% from seed
-    to seed, so one seed says little about a metric target.
+    The best of a few dozen mostly random trials varies by more than 1% from seed to seed,
+    so one seed says little about a metric target.
     """
-    runs: dict[str, list[tuple[float, float]]] = {"plain": [], "ours": []}
-    sides = [("plain", *plain), ("ours", *ours)]
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in contenders}
+    labels = list(contenders)
     for turn, seed in enumerate(seeds):
-        for side, label, search in sides[:: 1 if turn % 2 == 0 else -1]:
-            runs[side].append(timed(f"{label}, seed {seed}", functools.partial(search, seed)))
-        print(f"    best, seed {seed}: {runs['ours'][-1][1]:.2f} vs {runs['plain'][-1][1]:.2f}")
-    t_plain, t_ours = (sum(t for t, _ in runs[side]) for side in ("plain", "ours"))
-    best_plain, best_ours = (
-        sum(b for _, b in runs[side]) / len(seeds) for side in ("plain", "ours")
-    )
+        shift = turn % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            search = functools.partial(contenders[label], seed)
+            runs[label].append(timed(f"{label}, seed {seed}", search))
+        bests = ", ".join(f"{runs[label][-1][1]:.2f}" for label in labels)
+        print(f"    best, seed {seed}: {bests}", flush=True)
     return {
-        "plain_s": t_plain,
-        "sparktune_s": t_ours,
-        "ratio": t_ours / t_plain,
-        "best_plain": best_plain,
-        "best_sparktune": best_ours,
-        "best_rel_diff": (best_ours - best_plain) / best_plain,
+        label: (sum(t for t, _ in done), sum(b for _, b in done) / len(seeds))
+        for label, done in runs.items()
     }

@@ -171,6 +171,7 @@ def test_tpe_and_optuna_search_hyperopt_spaces(spark, frame):
         (dict(label=None), "label= must name the label column"),
         (dict(features=["a", "zz"]), "Feature column(s) ['zz']"),
         (dict(max_collect_rows=50), "more than max_collect_rows=50 rows"),
+        (dict(fold_col="y", cache_budget=10), "['fold_col', 'cache_budget'] apply to Spark ML"),
     ],
 )
 def test_bad_input_is_refused_before_any_task(spark, frame, change, message):

@@ -8,8 +8,9 @@ the checkpoint and the strategy, and hands the rest to
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
 from sparktune.core.scheduler import ASHA
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.trial import Trial
 from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.frontends.local import tune_local
 from sparktune.lifecycle.result import TuneResult
@@ -28,7 +30,7 @@ from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
 from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import is_sklearn_estimator
-from sparktune.search.space import resolve
+from sparktune.search.space import SearchSpace, resolve
 from sparktune.spark import xgb
 from sparktune.spark.local_data import MAX_COLLECT_ROWS
 from sparktune.spark.pipeline import describe_estimator
@@ -115,30 +117,7 @@ def tune(
     completes raises :class:`SearchFailedError`.
     """
     if not isinstance(estimator, Params):
-        if not is_sklearn_estimator(estimator):
-            raise ValidationError(
-                "The estimator must be a pyspark.ml Estimator or Pipeline, or scikit-learn "
-                f"compatible (get_params, set_params and fit), got {type(estimator).__name__}."
-            )
-        spark_only = {
-            "extra_evaluators": bool(extra_evaluators),
-            "validation_data": validation_data is not None,
-            "fold_col": fold_col is not None,
-            "cache_budget": cache_budget is not None,
-        }
-        given = [name for name, on in spark_only.items() if on]
-        if given:
-            raise ValidationError(f"{given} apply to Spark ML estimators only.")
-        return tune_local(
-            estimator, space, data, evaluator, label=label, features=features,
-            max_collect_rows=max_collect_rows, strategy=strategy, scheduler=scheduler,
-            max_trials=max_trials,
-            parallelism=parallelism, num_folds=num_folds, train_ratio=train_ratio, seed=seed,
-            timeout=timeout, early_stopping=early_stopping,
-            points_to_evaluate=points_to_evaluate, refit=refit, train_metrics=train_metrics,
-            error_policy=error_policy, tracking=tracking, experiment=experiment,
-            progress=progress, callbacks=callbacks, checkpoint=checkpoint, resume=resume,
-        )  # fmt: skip
+        return _tune_scikit_learn(dict(locals()))
     if label is not None or features is not None:
         raise ValidationError(
             "label= and features= are for scikit-learn estimators; a Spark pipeline reads "
@@ -181,12 +160,6 @@ def tune(
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
     hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
 
-    full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}
-
-    def refit_trial(best: Any) -> Any:
-        param_map = {**best.candidate.param_map, **full}
-        return resolved.final_model(xgb.refit(resolved.estimator, data, param_map))
-
     problem = SearchProblem(
         data, resolved.estimator, resolved.options, evaluators, validation_data, resource
     )
@@ -194,13 +167,53 @@ def tune(
         settings,
         problem,
         search,
-        refit=refit_trial if refit else None,
+        refit=_refitter(resolved, data, scheduler, resource) if refit else None,
         tracking=options,
         callbacks=hooks,
         progress=progress,
         cache_budget=cache_budget,
         resumed=restored,
     )
+
+
+def _refitter(
+    resolved: SearchSpace, data: DataFrame, scheduler: ASHA | None, resource: Any
+) -> Callable[[Trial], Any]:
+    """How the best trial is refit on ``data``: with its params, at the full budget."""
+    full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}
+
+    def refit_trial(best: Trial) -> Any:
+        param_map = {**best.candidate.param_map, **full}
+        return resolved.final_model(xgb.refit(resolved.estimator, data, param_map))
+
+    return refit_trial
+
+
+def _tune_scikit_learn(arguments: dict[str, Any]) -> TuneResult:
+    """``tune``'s ``arguments`` for a scikit-learn-compatible estimator, passed on to
+    :func:`~sparktune.frontends.local.tune_local` (those for Spark pipelines refused)."""
+    if not is_sklearn_estimator(arguments["estimator"]):
+        raise ValidationError(
+            "The estimator must be a pyspark.ml Estimator or Pipeline, or scikit-learn "
+            f"compatible (get_params, set_params and fit), got "
+            f"{type(arguments['estimator']).__name__}."
+        )
+    spark_only = {
+        "extra_evaluators": bool(arguments["extra_evaluators"]),
+        "validation_data": arguments["validation_data"] is not None,
+        "fold_col": arguments["fold_col"] is not None,
+        "cache_budget": arguments["cache_budget"] is not None,
+    }
+    given = [name for name, on in spark_only.items() if on]
+    if given:
+        raise ValidationError(f"{given} apply to Spark ML estimators only.")
+    keywords = {
+        name: arguments[name]
+        for name, parameter in inspect.signature(tune_local).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    positional = (arguments[name] for name in ("estimator", "space", "data", "evaluator"))
+    return tune_local(*positional, **keywords)
 
 
 def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:
