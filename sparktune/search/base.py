@@ -126,9 +126,9 @@ class HyperoptSearch:
     def _proposals(self, tid: int) -> Iterator[dict[str, Any]]:
         while self._points:
             yield self._points.pop(0)
-        algo, history = self._model()
+        history = self._history()
         for attempt in range(self.retries):
-            yield self._suggest(algo, history, tid, attempt)
+            yield self._suggest(self.algo, history, tid, attempt)
         for attempt in range(self.retries, self.retries + self.random_retries):
             yield self._suggest(rand.suggest, self.hyperopt_trials, tid, attempt)
         every = self._every_point
@@ -144,9 +144,9 @@ class HyperoptSearch:
         """A seed fixed by the search seed, the trial and the attempt (same seed, same run)."""
         return hash((self.seed, tid, attempt)) % (2**31 - 1)
 
-    def _model(self) -> tuple[Suggest, Trials]:
-        """The suggest function and the history it proposes from: ``algo`` over every trial."""
-        return self.algo, self.hyperopt_trials
+    def _history(self) -> Trials:
+        """What ``algo`` proposes from: every trial's document."""
+        return self.hyperopt_trials
 
     def _suggest(self, algo: Suggest, history: Trials, tid: int, attempt: int) -> dict[str, Any]:
         docs = algo([tid], self.space.domain, history, self._seed(tid, attempt))

@@ -122,6 +122,7 @@ class OptunaSearch:
         self._rng = np.random.default_rng(seed)
         #: Asked and not told yet: the study trial and the candidate's key, by study trial number.
         self._asked: dict[int, tuple[optuna.trial.Trial, Key]] = {}
+        #: sparktune trial numbers already told: the study takes one value per trial.
         self._told: set[int] = set()
         #: Told: the metric, or None for a trial without one (failed, cancelled).
         self._outcomes: dict[Key, float | None] = {}

@@ -15,7 +15,7 @@ from typing import Any
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, tpe
 
 from sparktune.core.trial import Trial, TrialState
-from sparktune.search.base import HyperoptSearch, Suggest
+from sparktune.search.base import HyperoptSearch
 from sparktune.search.space import SearchSpace
 
 #: Random trials before TPE takes over: Optuna's default. hyperopt's 20 would leave TPE
@@ -69,11 +69,11 @@ class TPESearch(HyperoptSearch):
         last = trial.rungs[-1]
         return None if math.isnan(last.value) else (-last.resource, self.sign * last.value)
 
-    def _model(self) -> tuple[Suggest, Trials]:
+    def _history(self) -> Trials:
         """Without a scheduler, every trial's loss; with one, each trial's rank (TPE splits
         the trials into good and bad by the order of their losses only)."""
         if not any(trial.rungs for trial in self.latest.values()):
-            return super()._model()
+            return super()._history()
         standings = {tid: self.standing(trial) for tid, trial in self.latest.items()}
         order = sorted((s, tid) for tid, s in standings.items() if s is not None)
         rank = {tid: position for position, (_, tid) in enumerate(order)}
@@ -85,7 +85,7 @@ class TPESearch(HyperoptSearch):
             ]
         )
         history.refresh()
-        return self.algo, history
+        return history
 
 
 def _ranked(rank: int | None) -> dict[str, Any]:
