@@ -25,3 +25,21 @@ class SessionPort(Protocol):
     def cancel(self, tag: str) -> None:
         """Cancel every running or queued job carrying ``tag`` (no-op when there is none)."""
         ...
+
+
+class ThreadPort:
+    """A session port for trials that start no Spark job: a group's search inside one task.
+
+    Tasks run on the engine's threads as they are; there are no job tags to carry or cancel.
+    Cancelling is the engine's own: queued folds are dropped, and a fit already running ends
+    on its own (the engine waits for it), so a timeout overruns by at most one fit.
+    """
+
+    def in_thread(
+        self, task: Callable[[], T], tags: Sequence[str], description: str
+    ) -> Callable[[], T]:
+        """``task`` itself: nothing to tag."""
+        return task
+
+    def cancel(self, tag: str) -> None:
+        """Nothing to cancel: no Spark jobs run under this port."""

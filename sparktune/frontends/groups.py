@@ -1,8 +1,9 @@
 """``tune_groups``: one tuned scikit-learn model per group, each group's search in one task.
 
 Every input is checked on the driver before the job (the space against the estimator's
-params, the scorer, the columns, the limits); each group's whole search then runs in one
-``applyInPandas`` task (:mod:`sparktune.lifecycle.groups`). :func:`load_group_models` reads
+params, the scorer, the columns, the limits, the scheduler's resource, the checkpoint);
+each group's whole search then runs in one ``applyInPandas`` task with the same engine as
+:func:`sparktune.tune` (:mod:`sparktune.lifecycle.groups`). :func:`load_group_models` reads
 the saved models back and predicts each row with its group's model.
 """
 
@@ -11,29 +12,40 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.settings import SearchSettings
+from sparktune.core.scheduler import ASHA
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.stopping import stoppers
+from sparktune.frontends.common import trial_limit
 from sparktune.lifecycle.groups import (
     INDEX_FILE,
+    TRIALS,
     GroupSearch,
     plain,
     result_schema,
     run_groups,
     write_index,
 )
+from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
 from sparktune.spark.local_fit import ScorerFn, resolve_scorer
-from sparktune.tracking import Tracking
+from sparktune.spark.resources import resolve_sklearn_scheduler
+from sparktune.tracking import Tracking, group_store
 from sparktune.tracking.groups import log_group_search
 from sparktune.tracking.settings import resolve as resolve_tracking
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
 
 logger = logging.getLogger(__name__)
 
@@ -52,51 +64,104 @@ def tune_groups(
     metric: str | ScorerFn,
     label: str,
     features: Sequence[str] | None = None,
-    strategy: str = "tpe",
-    max_trials: int = 20,
-    num_folds: int = 3,
+    strategy: str | BaseSampler = "tpe",
+    max_trials: int | None = 20,
+    num_folds: int | None = None,
     seed: int = 0,
     model_path: str | os.PathLike[str] | None = None,
     warn_group_rows: int = WARN_GROUP_ROWS,
     max_group_rows: int = MAX_GROUP_ROWS,
     tracking: bool | str | Tracking = True,
     experiment: str | None = None,
+    train_ratio: float | None = None,
+    parallelism: int = 1,
+    timeout: float | None = None,
+    group_timeout: float | None = None,
+    early_stopping: int | None = None,
+    scheduler: ASHA | None = None,
+    error_policy: ErrorPolicy | str = "continue",
+    points_to_evaluate: Sequence[Mapping[Any, Any]] | None = None,
+    train_metrics: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    trials_path: str | os.PathLike[str] | None = None,
 ) -> DataFrame:
     """Tune ``estimator`` separately on every group of ``df``; one row per group.
 
-    Each group's search (``strategy`` over ``space``, ``max_trials`` trials one after
-    another, ``num_folds``-fold seeded k-fold, ``metric`` a scorer name or callable) runs
-    inside one Spark task. The result has the group keys, ``best_params`` (JSON),
-    ``best_metric``, ``n_rows``, ``n_trials``, ``state`` (complete, failed, skipped),
-    ``error``, ``model_file`` and ``elapsed``. A group that fails, has too few rows for its
-    folds or more than ``max_group_rows`` rows is a row with its error; groups over
-    ``warn_group_rows`` are logged. With ``model_path`` (a folder every executor and the
-    driver can write), each tuned group's refit model is saved there, one file per group,
-    with an index that :func:`load_group_models` reads. ``tracking``: one MLflow run with
-    the settings, the per-group table, summary metrics and a plot (no run per group).
+    Each group's search runs inside one Spark task with :func:`sparktune.tune`'s engine:
+    ``strategy`` over ``space`` (any strategy ``tune`` takes, Optuna samplers included),
+    ``max_trials`` trials (``parallelism`` at once on the task's threads), seeded k-fold
+    (``num_folds``, 3 by default) or one ``train_ratio`` split, ``metric`` a scorer name or
+    callable. The limits are ``tune``'s, per group: ``group_timeout`` (seconds per group),
+    ``early_stopping``, a ``scheduler`` (ASHA / Hyperband over an iteration param or rows),
+    ``error_policy`` (``"raise"`` ends a group's search at its first failing trial; the
+    group's row says so and the others go on); ``timeout`` bounds the whole run: groups not
+    started by then are skipped (state ``skipped``, ``stop_reason`` ``timeout``).
+
+    The result has the group keys, ``best_params`` (JSON), ``best_metric``, ``n_rows``,
+    ``n_trials``, ``state`` (complete, failed, skipped), ``error``, ``model_file``,
+    ``elapsed`` and ``stop_reason``. A group that fails, has too few rows for its folds or
+    more than ``max_group_rows`` rows is a row with its error; groups over
+    ``warn_group_rows`` are logged. ``trials_path``: a CSV of every group's trials (the
+    group keys, then ``tune``'s per-trial columns). With ``model_path`` (a folder every
+    executor and the driver can write), each tuned group's refit model is saved there, with
+    an index that :func:`load_group_models` reads. ``checkpoint``: a folder (shared like
+    ``model_path``) where each group's result is kept as soon as it ends; with
+    ``resume=True`` a killed run searches only the groups not kept. ``tracking``: one MLflow
+    run with the settings, the per-group table, summary metrics and a plot (no run per group).
     """
     keys = [group_by] if isinstance(group_by, str) else list(group_by)
     chosen = _check(df, keys, label, features)
-    resolve_sklearn(estimator, space)  # the names and values, before any task
+    resolved = resolve_sklearn(estimator, space)  # the names and values, before any task
     scorer = resolve_scorer(metric)
+    split = Split.of(num_folds, train_ratio)
+    resource = None
+    if scheduler is not None:
+        scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)
     settings = SearchSettings(
         entry_point="tune_groups",
-        strategy=strategy,
+        strategy=strategy_name(strategy),
         metrics=(scorer.name,),
         larger_is_better=scorer.larger_is_better,
+        split=split,
         seed=seed,
         max_trials=max_trials,
+        parallelism=parallelism,
+        timeout=group_timeout,
+        early_stopping=early_stopping,
+        error_policy=error_policy,
+        train_metrics=train_metrics,
         space=describe_space(space),
         estimator=" ".join(repr(estimator).split()),
+        params=tuple(resolved.params),
+        scheduler=scheduler,
     )
-    for name, value in (("num_folds", num_folds), ("max_group_rows", max_group_rows)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-            raise ValidationError(f"{name} must be an integer >= 2, got {value!r}.")
+    stoppers(timeout=timeout)  # checks the run's timeout as the group's
+    points = tuple(points_to_evaluate or ())
+    probe = make_strategy(
+        strategy, resolved, seed=seed, larger_is_better=scorer.larger_is_better,
+        points_to_evaluate=points,
+    )  # fmt: skip
+    settings = replace(settings, max_trials=trial_limit(probe, max_trials))
+    if split.kind == "kfold":
+        for name, value in (("num_folds", split.num_folds), ("max_group_rows", max_group_rows)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+                raise ValidationError(f"{name} must be an integer >= 2, got {value!r}.")
     options = resolve_tracking(tracking, experiment)
-    path = None
-    if model_path is not None:
-        path = os.path.abspath(model_path)  # the driver's working directory, not a task's
-        os.makedirs(path, exist_ok=True)
+    path = _folder(model_path)
+    store = None
+    if checkpoint is not None or resume:
+        if checkpoint is None:
+            raise ValidationError(
+                "resume=True needs the checkpoint folder of the run to resume: pass "
+                "checkpoint='path/to/folder' (the same folder as the first run)."
+            )
+        identity = {
+            **settings.identity(),
+            "group_by": keys, "label": label, "features": chosen,
+            "max_group_rows": max_group_rows, "model_path": path,
+        }  # fmt: skip
+        store = str(group_store.prepare(checkpoint, identity, resume).path)
     search = GroupSearch(
         group_by=tuple(keys),
         estimator=estimator,
@@ -105,13 +170,27 @@ def tune_groups(
         label=label,
         features=tuple(chosen),
         strategy=strategy,
-        max_trials=int(max_trials),
-        num_folds=num_folds,
+        max_trials=int(settings.max_trials or 0),
+        num_folds=split.num_folds if split.kind == "kfold" else None,
+        train_ratio=split.train_ratio,
         seed=seed,
         max_group_rows=max_group_rows,
         model_path=path,
+        parallelism=parallelism,
+        timeout=group_timeout,
+        deadline=None if timeout is None else time.time() + timeout,
+        early_stopping=early_stopping,
+        scheduler=scheduler,
+        resource=resource,
+        error_policy=settings.error_policy,
+        train_metrics=train_metrics,
+        points_to_evaluate=points,
+        checkpoint=store,
     )
     table = run_groups(df, search)
+    trials = table.pop(TRIALS)
+    if trials_path is not None:
+        _write_trials(trials_path, keys, table, trials)
     large = table[table["n_rows"] > warn_group_rows]
     if len(large):
         logger.warning(
@@ -125,15 +204,40 @@ def tune_groups(
         write_index(path, search, table)
     if options is not None:
         described = settings.described()
-        for unused in ("parallelism", "timeout", "early_stopping", "error_policy", "split"):
-            described.pop(unused)  # a group's trials run one after another, all to the end
+        described.update(timeout=timeout, group_timeout=group_timeout)
         params = {**described, "group_by": ", ".join(keys), "label": label}
-        params.update(folds=num_folds, model_path=path, groups=len(table))
+        params.update(model_path=path, groups=len(table))
         log_group_search(options, params, table, scorer.name)
     states = table["state"].value_counts().to_dict()
     logger.info("tune_groups: %d group(s) by state %s", len(table), states)
     spark = df.sparkSession
     return spark.createDataFrame(table, schema=result_schema(df, keys))
+
+
+def _folder(model_path: str | os.PathLike[str] | None) -> str | None:
+    """``model_path`` as an absolute folder (the driver's working directory, not a task's)."""
+    if model_path is None:
+        return None
+    path = os.path.abspath(model_path)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _write_trials(
+    path: str | os.PathLike[str], keys: Sequence[str], table: pd.DataFrame, trials: pd.Series
+) -> None:
+    """Write every group's trials as one CSV: the group keys, then ``tune``'s columns."""
+    frames = []
+    for (_, row), records in zip(table.iterrows(), trials):
+        frame = pd.DataFrame(json.loads(records or "[]"))
+        if len(frame):
+            frames.append(frame.assign(**{k: row[k] for k in keys})[[*keys, *frame.columns]])
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    out.to_csv(path, index=False)
+    logger.info(
+        "tune_groups: %d trial(s) of %d group(s) written to %s", len(out), len(frames), path
+    )
 
 
 def _check(

@@ -1,27 +1,31 @@
 """One search per group, each inside one Spark task (``groupBy(...).applyInPandas``).
 
 :class:`GroupSearch` describes the search every group gets (estimator, space, scorer,
-strategy, trials, folds, limits); :func:`search_group` runs it on one group's rows inside
-the task: the same strategies as :func:`sparktune.tune` (grid, random, TPE, Optuna) asked
-and told one trial after another, the same fold indices and scorers, the best candidate
-refit on all the group's rows and saved under ``model_path``. Whatever goes wrong in a group
-(too few rows for its folds, too many rows, every trial failing) becomes that group's row
-with its ``state`` and ``error``: the job itself never fails for one group.
+strategy, split, limits, scheduler, failure policy); :func:`search_group` runs it on one
+group's rows inside the task with the same :class:`~sparktune.core.engine.Engine` as
+:func:`sparktune.tune`: a :class:`~sparktune.spark.rows_objective.RowsObjective` on the
+group's rows and a :class:`~sparktune.core.port.ThreadPort` (no Spark in the task), so
+strategies, timeouts, early stopping, schedulers and the failure policy are the engine's.
+The best candidate is refit on all the group's rows and saved under ``model_path``; the
+group's trials come back as ``tune``'s results table (JSON) beside its row, and with a
+checkpoint folder the result is kept as soon as the group ends
+(:mod:`sparktune.tracking.group_store`). Whatever goes wrong in a group (too few rows for
+its folds, too many rows, every trial failing) becomes that group's row with its ``state``
+and ``error``: the job itself never fails for one group.
 """
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql.types import (
@@ -33,11 +37,21 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from sparktune.core.trial import FoldResult, Trial, TrialState
+from sparktune.core.engine import Engine
+from sparktune.core.errors import describe_error
+from sparktune.core.port import ThreadPort
+from sparktune.core.results import results_frame
+from sparktune.core.scheduler import ASHA, ROWS
+from sparktune.core.settings import ErrorPolicy
+from sparktune.core.stopping import stoppers
+from sparktune.core.trial import Trial, TrialState
 from sparktune.search import make_strategy
 from sparktune.search.sklearn_space import SklearnSpace
-from sparktune.spark.local_fit import Scorer, fit_candidate, fold_indices, guarded_fold
+from sparktune.spark.group_layout import PART, spread
+from sparktune.spark.local_fit import Scorer, fit_candidate, fold_indices
 from sparktune.spark.port import is_connect
+from sparktune.spark.rows_objective import RowsObjective
+from sparktune.tracking.group_store import GroupStore, key_digest, plain
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +65,26 @@ RESULT_FIELDS = [
     StructField("error", StringType()),
     StructField("model_file", StringType()),
     StructField("elapsed", DoubleType()),
+    StructField("stop_reason", StringType()),
 ]
+#: The column the tasks return each group's trials in (JSON records), beside its row.
+TRIALS = "trials"
 #: The per-group model index written next to the models.
 INDEX_FILE = "index.json"
+
+__all__ = ["INDEX_FILE", "GroupSearch", "plain", "result_schema", "run_groups", "search_group"]
 
 
 @dataclass(frozen=True)
 class GroupSearch:
-    """The search each group gets, shipped to the tasks (plain, picklable values)."""
+    """The search each group gets, shipped to the tasks (plain, picklable values).
+
+    ``timeout`` bounds each group's search, ``deadline`` (seconds since the epoch) the
+    whole run: a group not started by then is skipped, one running then is cut short.
+    ``parallelism`` trials of a group run at once on the task's threads; ``resource`` is
+    the param a ``scheduler``'s budget sets (None: rows); ``checkpoint`` is the folder
+    each finished group's result is kept in (and read back from on a resumed run).
+    """
 
     group_by: tuple[str, ...]
     estimator: Any
@@ -66,137 +92,185 @@ class GroupSearch:
     scorer: Scorer
     label: str
     features: tuple[str, ...]
-    strategy: str
+    strategy: Any
     max_trials: int
-    num_folds: int
+    num_folds: int | None
     seed: int
     max_group_rows: int
     model_path: str | None = None
+    train_ratio: float | None = None
+    parallelism: int = 1
+    timeout: float | None = None
+    deadline: float | None = None
+    early_stopping: int | None = None
+    scheduler: ASHA | None = None
+    resource: str | None = None
+    error_policy: ErrorPolicy = ErrorPolicy.CONTINUE
+    train_metrics: bool = False
+    points_to_evaluate: tuple[Mapping[Any, Any], ...] = ()
+    checkpoint: str | None = None
 
 
-def result_schema(data: DataFrame, group_by: Sequence[str]) -> StructType:
-    """The schema of the per-group table: the group keys' own types, then the results."""
+def result_schema(data: DataFrame, group_by: Sequence[str], trials: bool = False) -> StructType:
+    """The schema of the per-group table: the group keys' own types, then the results
+    (and, as the tasks return it, each group's trials)."""
     keys = [data.schema[name] for name in group_by]
-    return StructType([StructField(k.name, k.dataType, True) for k in keys] + RESULT_FIELDS)
+    extra = [StructField(TRIALS, StringType())] if trials else []
+    return StructType([StructField(k.name, k.dataType, True) for k in keys] + RESULT_FIELDS + extra)
 
 
 def model_file(key: Sequence[Any]) -> str:
     """A file name for a group's model: a hash of its key (safe for any key value)."""
-    digest = hashlib.sha1(json.dumps(plain(key)).encode("utf-8")).hexdigest()[:20]
-    return f"group-{digest}.joblib"
+    return f"group-{key_digest(key)}.joblib"
 
 
 def search_group(search: GroupSearch, rows: pd.DataFrame) -> pd.DataFrame:
-    """Run ``search`` on one group's ``rows`` and return its one-row result (never raises)."""
+    """Run ``search`` on one group's ``rows``; its one-row result with its trials (never raises).
+
+    A group kept by a checkpoint (and whose model file is still there) is not searched again.
+    """
     started = time.time()
     key = [rows[name].iloc[0] for name in search.group_by]
+    store = GroupStore(search.checkpoint) if search.checkpoint is not None else None
+    kept = store.load(key) if store is not None else None
+    if kept is not None and _model_kept(search, kept["row"]):
+        row = {**kept["row"], **dict(zip(search.group_by, key)), TRIALS: kept["trials"]}
+        return pd.DataFrame([row])
     out: dict[str, Any] = dict(zip(search.group_by, key))
     out.update(
         best_params=None, best_metric=math.nan, n_rows=len(rows), n_trials=0, error=None,
-        model_file=None,
+        model_file=None, stop_reason=None, **{TRIALS: "[]"},
     )  # fmt: skip
+    remaining = None if search.deadline is None else search.deadline - started
     if len(rows) > search.max_group_rows:
         out.update(
             state="skipped",
             error=f"the group has {len(rows)} rows, over max_group_rows={search.max_group_rows}; "
             "raise max_group_rows= to tune it in one task",
         )
-        return _row(out, started)
-    try:
-        folds = fold_indices(len(rows), search.num_folds, search.seed)
-    except Exception as exc:
-        out.update(state="skipped", error=f"too small: {exc}")
-        return _row(out, started)
-    try:
-        out.update(_tune(search, rows, folds, key))
-    except Exception as exc:  # a group's failure is its row, never the job's
-        out.update(state="failed", error=f"{type(exc).__name__}: {exc}")
-    return _row(out, started)
+    elif remaining is not None and remaining <= 0:
+        out.update(
+            state="skipped",
+            stop_reason="timeout",
+            error="not started: the run's timeout had passed; resume or raise timeout=",
+        )
+        return _row(out, started)  # not kept: a resumed run searches it
+    else:
+        try:
+            folds = fold_indices(len(rows), search.num_folds, search.seed, search.train_ratio)
+        except Exception as exc:
+            out.update(state="skipped", error=f"too small: {exc}")
+        else:
+            try:
+                out.update(_tune(search, rows, folds, key, remaining))
+            except Exception as exc:  # a group's failure is its row, never the job's
+                out.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+    row = _row(out, started)
+    if store is not None:
+        fields = {k: v for k, v in row.iloc[0].items() if k != TRIALS}
+        store.save(key, fields, row.iloc[0][TRIALS])
+    return row
+
+
+def _model_kept(search: GroupSearch, row: Mapping[str, Any]) -> bool:
+    """Whether a kept group's model (if it had one) is in this run's ``model_path``."""
+    name = row.get("model_file")
+    if name is None or search.model_path is None:
+        return name is None or search.model_path is None
+    return os.path.exists(os.path.join(search.model_path, name))
 
 
 def _tune(
-    search: GroupSearch, rows: pd.DataFrame, folds: list[Any], key: Sequence[Any]
+    search: GroupSearch,
+    rows: pd.DataFrame,
+    folds: list[Any],
+    key: Sequence[Any],
+    remaining: float | None,
 ) -> dict[str, Any]:
-    """The sequential search of one group, its best refit and saved; the result columns."""
+    """The engine's search of one group, its best refit and saved; the result columns."""
     x, y = rows[list(search.features)], rows[search.label]
     scorer = search.scorer
     space = SklearnSpace(search.estimator, search.space)
     strategy = make_strategy(
-        search.strategy, space, seed=search.seed, larger_is_better=scorer.larger_is_better
+        copy.deepcopy(search.strategy),  # a sampler's state is each group's own
+        space,
+        seed=search.seed,
+        larger_is_better=scorer.larger_is_better,
+        points_to_evaluate=search.points_to_evaluate,
     )
-    trials: list[Trial] = []
-    for number in range(search.max_trials):
-        candidate = strategy.ask()
-        if candidate is None:
-            break
-        began = time.time()
-        outs = [
-            guarded_fold(search.estimator, candidate.param_map, x, y, fold, scorer)
-            for fold in folds
-        ]
-        error = next((o["error"] for o in outs if "error" in o), None)
-        results = (
-            ()
-            if error
-            else tuple(FoldResult(i, o["metrics"], {}, o["fit_time"]) for i, o in enumerate(outs))
+    resource = search.resource if search.resource is not None else ROWS
+    objective = RowsObjective(search.estimator, x, y, folds, scorer, search.train_metrics, resource)
+    engine = Engine(
+        objective, ThreadPort(), search.parallelism, search.error_policy, (), search.scheduler
+    )
+    limits = [t for t in (search.timeout, remaining) if t is not None]
+    error = None
+    try:
+        outcome = engine.run(
+            strategy, stoppers(search.max_trials, min(limits, default=None), search.early_stopping)
         )
-        trial = Trial(
-            number=number,
-            candidate=candidate,
-            state=TrialState.FAILED if error else TrialState.COMPLETE,
-            folds=results,
-            primary=scorer.name,
-            error=error,
-            started=began,
-            finished=time.time(),
-        )
-        trials.append(trial)
-        strategy.tell(trial)
-    complete = [t for t in trials if t.state is TrialState.COMPLETE and not math.isnan(t.value)]
-    if not complete:
-        first = next((t.error for t in trials if t.error), "no trial completed")
-        return {"n_trials": len(trials), "state": "failed", "error": first}
-    pick = max if scorer.larger_is_better else min
-    best = pick(complete, key=lambda t: t.value)
-    result = {
+        trials, reason = list(outcome.trials), outcome.stop_reason
+    except Exception as exc:  # the raise policy, or every trial failed
+        trials, reason, error = list(engine.trials), "failed", describe_error(exc)
+    table = results_frame(trials, (scorer.name,), scorer.larger_is_better)
+    result: dict[str, Any] = {
         "n_trials": len(trials),
-        "state": "complete",
-        "best_params": json.dumps(plain(dict(best.candidate.param_map)), sort_keys=True),
-        "best_metric": best.value,
+        "stop_reason": reason,
+        TRIALS: table.to_json(orient="records", default_handler=str),
     }
+    complete = [t for t in trials if t.state is TrialState.COMPLETE and not math.isnan(t.value)]
+    if error is not None or not complete:
+        first = next((t.error for t in trials if t.error), None)
+        why = error or first or f"no trial completed (stop reason: {reason})"
+        return {**result, "state": "failed", "error": why}
+    best = _best(complete, scorer.larger_is_better)
+    result.update(
+        state="complete",
+        best_params=json.dumps(plain(dict(best.candidate.param_map)), sort_keys=True),
+        best_metric=best.value,
+    )
     if search.model_path is not None:
         import joblib
 
-        model = fit_candidate(search.estimator, best.candidate.param_map, x, y)
+        full = {}
+        if search.scheduler is not None and search.resource is not None:
+            full = {search.resource: int(search.scheduler.max_resource or 0)}
+        model = fit_candidate(search.estimator, {**best.candidate.param_map, **full}, x, y)
         name = model_file(key)
         joblib.dump(model, os.path.join(search.model_path, name))
         result["model_file"] = name
     return result
 
 
-def run_groups(data: DataFrame, search: GroupSearch) -> pd.DataFrame:
-    """Tune every group of ``data`` (each wholly inside one task); the per-group table.
+def _best(complete: Sequence[Trial], larger_is_better: bool) -> Trial:
+    pick = max if larger_is_better else min
+    return pick(complete, key=lambda t: t.value)
 
-    The rows are hash-partitioned by the group keys into :func:`task_count` partitions
-    first: an explicit count that adaptive query execution keeps, where it would coalesce
-    the small shuffle of ``groupBy`` alone into a partition or two (one busy core).
+
+def run_groups(data: DataFrame, search: GroupSearch) -> pd.DataFrame:
+    """Tune every group of ``data`` (each wholly inside one task); the per-group table with
+    each group's trials (JSON) in its :data:`TRIALS` column.
+
+    The groups are spread over :func:`task_count` partitions balanced by their estimated
+    cost (:func:`sparktune.spark.group_layout.spread`), an explicit count that adaptive
+    query execution keeps, so the tasks end at about the same time.
     """
     columns = [*search.group_by, *search.features, search.label]
-    schema = result_schema(data, search.group_by)
+    schema = result_schema(data, search.group_by, trials=True)
 
     def task(rows: pd.DataFrame) -> pd.DataFrame:
         return search_group(search, rows)
 
-    spread = data.select(*dict.fromkeys(columns)).repartition(
-        task_count(data.sparkSession), *search.group_by
-    )
-    return spread.groupBy(*search.group_by).applyInPandas(task, schema).toPandas()
+    keys = list(search.group_by)
+    rows = data.select(*dict.fromkeys(columns))
+    placed = spread(rows, keys, task_count(data.sparkSession))
+    return placed.groupBy(PART, *keys).applyInPandas(task, schema).toPandas()
 
 
 def task_count(spark: Any) -> int:
-    """Partitions for the groups: 4 per task slot (classic), else the shuffle partitions."""
+    """Partitions for the groups: 2 per task slot (classic), else the shuffle partitions."""
     if not is_connect(spark):
-        return 4 * spark.sparkContext.defaultParallelism
+        return 2 * spark.sparkContext.defaultParallelism
     return int(spark.conf.get("spark.sql.shuffle.partitions"))
 
 
@@ -220,16 +294,3 @@ def write_index(path: str, search: GroupSearch, table: pd.DataFrame) -> None:
 def _row(out: dict[str, Any], started: float) -> pd.DataFrame:
     out["elapsed"] = time.time() - started
     return pd.DataFrame([out])
-
-
-def plain(value: Any) -> Any:
-    """numpy and pandas scalars as Python's, recursively (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.scheduler import ROWS
 
 #: A scikit-learn scorer: (fitted estimator, X, y) -> score, larger is better.
 ScorerFn = Callable[[Any, Any, Any], float]
@@ -127,6 +128,28 @@ def run_fold(
     )
     info = {"executor": _executor_id(), "started": started, "ended": time.time()}
     return {"metrics": metrics, "train_metrics": train_side, "fit_time": fit_time, "info": info}
+
+
+def budgeted(
+    params: Mapping[str, Any],
+    fold: tuple[np.ndarray, np.ndarray],
+    fold_index: int,
+    budget: float | None,
+    resource: str,
+) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    """A scheduler's ``budget`` applied to a candidate's params and one fold's rows.
+
+    ``resource`` is an iteration param (the budget sets it) or ``"rows"`` (the budget keeps
+    that seeded fraction of the fold's training rows; the validation rows stay whole).
+    """
+    chosen = dict(params)
+    train, validation = fold
+    if budget is not None and resource != ROWS:
+        chosen[resource] = int(budget)
+    elif budget is not None and budget < 1:
+        keep = np.random.default_rng(fold_index).random(len(train)) < budget
+        train = train[keep]
+    return chosen, (train, validation)
 
 
 def guarded_fold(*args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pyspark.sql import SparkSession
 from sparktune.core.scheduler import ROWS
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.local_data import LocalData
-from sparktune.spark.local_fit import FitError, Scorer, guarded_fold
+from sparktune.spark.local_fit import FitError, Scorer, budgeted, guarded_fold
 from sparktune.spark.port import is_connect
 
 logger = logging.getLogger(__name__)
@@ -80,20 +80,11 @@ class LocalObjective:
         Under a scheduler, ``budget`` sets the ``resource`` param, or (rows) keeps that
         seeded fraction of the fold's training rows; the validation rows stay whole.
         """
-        estimator, scorer = self.estimator, self.scorer
-        params, train_metrics = dict(candidate.param_map), self.train_metrics
-        fraction = 1.0
-        if budget is not None and self.resource != ROWS:
-            params[self.resource] = int(budget)
-        elif budget is not None:
-            fraction = budget
+        estimator, scorer, resource = self.estimator, self.scorer, self.resource
+        param_map, train_metrics = dict(candidate.param_map), self.train_metrics
 
         def task(x: Any, y: Any, folds: Any) -> dict[str, Any]:
-            train, validation = folds[fold_index]
-            if fraction < 1:
-                keep = np.random.default_rng(fold_index).random(len(train)) < fraction
-                train = train[keep]
-            fold = (train, validation)
+            params, fold = budgeted(param_map, folds[fold_index], fold_index, budget, resource)
             return guarded_fold(estimator, params, x, y, fold, scorer, train_metrics)
 
         out = self._shipped.run(task)
