@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import local_estimators
 import numpy as np
 import pandas as pd
 import pytest
 from hyperopt import hp
+from local_estimators import SlowMean
+from pyspark import cloudpickle
 from sklearn.linear_model import Ridge
 
 import sparktune
@@ -111,3 +119,102 @@ def test_bad_input_is_refused_before_any_job(spark, grouped, change, message):
     with pytest.raises(ValidationError) as caught:
         sparktune.tune_groups(grouped, **args)
     assert message in str(caught.value)
+
+
+cloudpickle.register_pickle_by_value(local_estimators)  # the tasks get SlowMean by value
+
+#: A per-group search killed and resumed: run in a process of its own, then SIGKILLed.
+DRIVER = """
+import sys
+import pandas as pd
+import sparktune
+from local_estimators import SlowMean
+from sparktune.spark.session import get_session
+
+spark = get_session("local[2]", {"spark.ui.enabled": "false"})
+df = spark.createDataFrame(pd.read_csv(sys.argv[1]))
+sparktune.tune_groups(
+    df, group_by="g", estimator=SlowMean(sleep=0.15), space={"shift": [0.0, 1.0, 2.0]},
+    metric="neg_mean_squared_error", label="y", strategy="grid", num_folds=2, tracking=False,
+    checkpoint=sys.argv[2],
+)
+"""  # the same search as SLOW (a resume with other settings is refused)
+SLOW = dict(
+    group_by="g", estimator=SlowMean(sleep=0.15), space={"shift": [0.0, 1.0, 2.0]},
+    metric="neg_mean_squared_error", label="y", strategy="grid", num_folds=2, tracking=False,
+)  # fmt: skip
+
+
+def slow_groups(count: int, rows: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    return pd.DataFrame(
+        {"g": np.repeat(np.arange(count), rows), "x": rng.normal(size=count * rows),
+         "y": rng.normal(size=count * rows)}
+    )  # fmt: skip
+
+
+def test_a_killed_run_resumes_with_finished_groups_kept(spark, tmp_path):
+    data, ckpt = tmp_path / "data.csv", tmp_path / "ckpt"
+    slow_groups(8).to_csv(data, index=False)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([os.path.dirname(tests), tests, os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": path}
+    log = open(tmp_path / "driver.log", "w")
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(data), str(ckpt)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )  # fmt: skip
+    kept = []
+    try:
+        deadline = time.monotonic() + 300
+        while len(kept) < 2:
+            assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no group finished in time"
+            kept = sorted((ckpt / "groups").glob("group-*.json")) if ckpt.exists() else []
+            time.sleep(0.05)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver, its JVM and Python workers
+        driver.wait(timeout=60)
+    kept = {f.name: f.stat().st_mtime for f in (ckpt / "groups").glob("group-*.json")}
+    assert 2 <= len(kept) < 8, "the run was not killed mid-search"
+    stored = {json.loads((ckpt / "groups" / f).read_text())["key"][0]: f for f in kept}
+
+    out = sparktune.tune_groups(
+        spark.createDataFrame(pd.read_csv(data)), **SLOW, checkpoint=ckpt, resume=True,
+        trials_path=tmp_path / "trials.csv",
+    ).toPandas().set_index("g")  # fmt: skip
+    assert sorted(out.index) == list(range(8)) and set(out["state"]) == {"complete"}
+    files = {f.name: f.stat().st_mtime for f in (ckpt / "groups").glob("group-*.json")}
+    assert len(files) == 8 and all(files[name] == mtime for name, mtime in kept.items())
+    for key, name in stored.items():  # a kept group comes back as it was, not searched again
+        row = json.loads((ckpt / "groups" / name).read_text())["row"]
+        assert out.loc[key, "elapsed"] == row["elapsed"]
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    assert len(trials) == 8 * 3 and sorted(trials["g"].unique()) == list(range(8))
+
+
+def test_the_runs_timeout_ends_every_group(spark, tmp_path):
+    df = spark.createDataFrame(slow_groups(6))
+    slow = {**SLOW, "estimator": SlowMean(sleep=0.2), "space": {"shift": [0.0, 1.0, 2.0, 3.0]}}
+    out = sparktune.tune_groups(
+        df, **slow, timeout=1.0, trials_path=tmp_path / "trials.csv"
+    ).toPandas()  # each group needs 8 fits of 0.2 s: none ends before the run's timeout
+    assert len(out) == 6 and set(out["stop_reason"]) == {"timeout"}
+    assert set(out["state"]) <= {"complete", "failed", "skipped"}
+    trials = pd.read_csv(tmp_path / "trials.csv") if out["n_trials"].sum() else pd.DataFrame()
+    if len(trials):
+        assert (trials[trials["state"] == "complete"].groupby("g").size() < 4).all()
+
+
+def test_a_scheduler_per_group_in_the_tasks(spark, tmp_path):
+    df = spark.createDataFrame(slow_groups(3, rows=40))
+    shifts = [float(s) for s in range(9)]
+    out = sparktune.tune_groups(
+        df, **{**SLOW, "estimator": SlowMean(), "space": {"shift": shifts}}, max_trials=9,
+        scheduler=sparktune.ASHA(resource="rows"), trials_path=tmp_path / "trials.csv",
+    ).toPandas()  # fmt: skip
+    assert set(out["state"]) == {"complete"} and len(out) == 3
+    assert all(json.loads(p) == {"shift": 0.0} for p in out["best_params"])
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    assert set(trials["state"]) == {"complete", "pruned"} and len(trials) == 27
+    assert {"g", "rung", "rung0_resource", "rung0_val_neg_mean_squared_error"} <= set(trials)
