@@ -543,34 +543,37 @@ def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
     )
 
 
-def test_groups_section_and_the_keys_a_per_group_search_refuses():
+def test_groups_section_takes_the_searchs_limits_and_refuses_what_does_not_apply():
     job = config.parse(estimator_spec(groups={"group_by": ["cut"], "max_group_rows": 500}))
     assert job.groups.group_by == ("cut",) and job.groups.max_group_rows == 500
-    assert job.groups.warn_group_rows == 100_000
+    assert job.groups.warn_group_rows == 100_000 and job.groups.timeout is None
+
+    limits = dict(
+        groups={"group_by": ["cut"], "timeout": 30, "trials": "out/trials.csv"},
+        search__parallelism=2, search__timeout=600, search__early_stopping=3,
+        search__error_policy="raise",
+        search__scheduler={"type": "asha", "resource": "max_iter", "min_resource": 2},
+        evaluation__train_metrics=False, output={"checkpoint": "out/ckpt"},
+    )  # fmt: skip
+    job = config.parse(estimator_spec(**limits))
+    assert job.groups.timeout == 30 and job.groups.trials == "out/trials.csv"
+    assert job.search.scheduler.build().resource == "max_iter"
 
     found = problems(
         estimator_spec(
             groups={"group_by": ["cut", "price"], "max_group_rows": 1, "warn_group_row": 5},
-            search__parallelism=2,
-            search__timeout=60,
-            search__error_policy="raise",
-            search__scheduler={"type": "asha"},
-            evaluation__train_metrics=False,
+            search__scheduler={"type": "asha", "resource": "n_estimators"},
             data__max_collect_rows=10,
-            output={"checkpoint": "c.json"},
         )
     )
     assert "did you mean 'warn_group_rows'" in found["groups.warn_group_row"]
     assert "expected an integer >= 2, got 1" in found["groups.max_group_rows"]
     assert "the label 'price' cannot be a group column" in found["groups.group_by"]
-    for path in ("search.parallelism", "search.timeout", "search.error_policy", "search.scheduler"):
-        assert "does not apply per group" in found[path]
-    assert "scored by k folds" in found["evaluation.train_metrics"]
     assert "nothing is collected" in found["data.max_collect_rows"]
-    assert "no checkpoint" in found["output.checkpoint"]
+    assert "has no such param" in found["search.scheduler.resource"]
     found = problems(estimator_spec(groups={"group_by": []}, evaluation__train_ratio=0.8))
     assert "a non-empty list of column names" in found["groups.group_by"]
-    assert "scored by k folds" in found["evaluation.train_ratio"]
+    assert "evaluation.train_ratio" not in found  # one split per group is fine
     found = problems(estimator_spec(groups={"group_by": "cut"}))
     assert "expected a non-empty list of column names, got 'cut' (str)" in found["groups.group_by"]
     # --set KEY=null (not given) passes: what the tests' shrinking flags rely on
@@ -598,5 +601,7 @@ def test_validate_and_the_runner_check_an_estimator_job_without_spark(capsys):
     paths = [p.path for p in info.value.problems]
     assert paths == ["data.features[1]", "groups.group_by[1]"]
     assert "column 'colour' is not in the data" in str(info.value)
-    with pytest.raises(SpecError, match="groups: --resume: a per-group search keeps no checkpoint"):
+    with pytest.raises(SpecError, match="--resume needs output.checkpoint"):
         runner.run(job, resume=True)  # refused before Spark starts
+    kept = config.parse(estimator_spec(groups={"group_by": ["cut"]}, output={"results": "o/r.csv"}))
+    assert runner.checkpoint_path(kept) == str(Path("o") / "checkpoint")  # a folder per group

@@ -118,14 +118,16 @@ def check_data(spec: JobSpec, frame: DataFrame, pipeline: Pipeline) -> None:
 
 
 def checkpoint_path(spec: JobSpec) -> str | None:
-    """``output.checkpoint``, else ``checkpoint.json`` beside ``output.results`` or the model."""
+    """``output.checkpoint``, else ``checkpoint.json`` beside ``output.results`` or the model
+    (per group: a ``checkpoint`` folder there, one result file per finished group)."""
     output = spec.output
     if output.checkpoint is not None:
         return output.checkpoint
     beside = output.results or output.model
     if beside is None:
         return None
-    return str(Path(beside.rstrip("/")).parent / "checkpoint.json")
+    name = "checkpoint" if spec.groups is not None else "checkpoint.json"
+    return str(Path(beside.rstrip("/")).parent / name)
 
 
 def resume_checkpoint(spec: JobSpec) -> str:
@@ -152,10 +154,6 @@ def run(
     table (pandas). Every finished trial is checkpointed (:func:`checkpoint_path`);
     ``resume`` keeps the finished trials of an earlier, interrupted run of the same job.
     """
-    if spec.groups is not None and resume:
-        raise SpecError(
-            spec.source, [Problem("groups", "--resume: a per-group search keeps no checkpoint")]
-        )
     checkpoint = resume_checkpoint(spec) if resume else checkpoint_path(spec)
     spark = session(spec, master, remote)
     frame = read_data(spec, spark)
@@ -169,7 +167,7 @@ def run(
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         if spec.groups is not None:
-            table = _tune_groups(spec, frame, model)
+            table = _tune_groups(spec, frame, model, checkpoint, resume)
             save_group_results(spec, table)
             return table
         result = _tune(spec, frame, model, progress, checkpoint, resume)
@@ -233,13 +231,14 @@ def _tune(
     )
 
 
-def _tune_groups(spec: JobSpec, frame: DataFrame, estimator: Any) -> pd.DataFrame:
+def _tune_groups(
+    spec: JobSpec, frame: DataFrame, estimator: Any, checkpoint: str | None, resume: bool
+) -> pd.DataFrame:
     from sparktune.frontends.groups import tune_groups
 
     groups, search, tracking = spec.groups, spec.search, spec.tracking
     evaluation = spec.evaluation
-    # The caller's branch; the spec requires scoring and refuses train_ratio per group.
-    assert groups is not None and evaluation.scoring is not None and evaluation.folds
+    assert groups is not None and evaluation.scoring is not None  # the caller's branch
     space = search.hyperopt_space()
     out = tune_groups(
         frame,
@@ -253,12 +252,23 @@ def _tune_groups(spec: JobSpec, frame: DataFrame, estimator: Any) -> pd.DataFram
         # A grid (lists only) without max_trials tries every combination in every group.
         max_trials=search.max_trials or math.prod(len(values) for values in space.values()),
         num_folds=evaluation.folds,
+        train_ratio=evaluation.train_ratio,
         seed=search.seed,
         model_path=spec.output.model,
         warn_group_rows=groups.warn_group_rows,
         max_group_rows=groups.max_group_rows,
         tracking=(tracking.uri or True) if tracking.enabled else False,
         experiment=tracking.experiment,
+        parallelism=search.parallelism,
+        timeout=search.timeout,
+        group_timeout=groups.timeout,
+        early_stopping=search.early_stopping,
+        scheduler=search.scheduler.build() if search.scheduler is not None else None,
+        error_policy=search.error_policy,
+        train_metrics=evaluation.train_metrics,
+        checkpoint=checkpoint,
+        resume=resume,
+        trials_path=groups.trials,
     )
     return out.toPandas()
 

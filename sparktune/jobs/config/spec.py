@@ -18,8 +18,14 @@ from sparktune.jobs.config.evaluation import EvaluationSpec
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
-from sparktune.jobs.config.search import SearchSpec, scheduler_problems, space_problems
+from sparktune.jobs.config.search import (
+    SchedulerSpec,
+    SearchSpec,
+    scheduler_problems,
+    space_problems,
+)
 from sparktune.jobs.config.section import Finding, Section, issue
+from sparktune.spark.resources import resolve_sklearn_scheduler
 from sparktune.tracking import Tracking
 
 
@@ -53,7 +59,8 @@ class OutputSpec(Section):
     results: Text | None = None
     """The results table (CSV), one row per trial (per group: one row per group)."""
     checkpoint: Text | None = None
-    """Finished trials, for --resume (default: checkpoint.json beside results or model)."""
+    """Finished trials, for --resume (default: checkpoint.json beside results or model); per
+    group, a folder with one file per finished group (default: checkpoint/ beside them)."""
 
 
 def _connect_address(value: str) -> str:
@@ -179,11 +186,9 @@ def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
 
 
 def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
-    """An estimator job: a scorer, no pipeline-only keys (nor, per group, the keys of one
-    search over all rows), space names against ``get_params(deep=True)``."""
-    data, search, evaluation, output = (
-        _mapping(raw, key) for key in ("data", "search", "evaluation", "output")
-    )
+    """An estimator job: a scorer, no pipeline-only keys (nor, per group, max_collect_rows),
+    space names against ``get_params(deep=True)``, the scheduler's resource."""
+    data, search, evaluation = (_mapping(raw, key) for key in ("data", "search", "evaluation"))
     if "metric" in evaluation:
         yield (
             ("evaluation", "metric"),
@@ -199,18 +204,9 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     yield from _given("evaluation", evaluation, ("extra_metrics", "fold_col"), spark_only)
     groups = raw.get("groups")
     if isinstance(groups, dict):
-        per_group = "does not apply per group: each group's trials run one after another"
-        limits = ("parallelism", "timeout", "early_stopping", "scheduler")
-        yield from _given("search", search, limits, per_group)
-        yield from _given(
-            "search", search, ("error_policy",), f"{per_group}; a failing group is a row"
-        )
-        folds_only = "does not apply per group: each group is scored by k folds (`folds`)"
-        yield from _given("evaluation", evaluation, ("train_ratio", "train_metrics"), folds_only)
         yield from _given(
             "data", data, ("max_collect_rows",), "is not used per group: nothing is collected"
         )
-        yield from _given("output", output, ("checkpoint",), "a per-group search has no checkpoint")
         keys = groups.get("group_by")
         if isinstance(keys, list) and data.get("label") in keys:
             yield ("groups", "group_by"), f"the label {data['label']!r} cannot be a group column"
@@ -218,6 +214,25 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     if estimator is not None:
         for loc, message in estimator_space_problems(search.get("space"), estimator):
             yield ("search", "space", *loc), message
+        yield from _estimator_scheduler_problems(search, estimator)
+
+
+def _estimator_scheduler_problems(search: dict[str, Any], estimator: Any) -> Iterable[Finding]:
+    """The scheduler's resource against the estimator's params and the space (what
+    :func:`~sparktune.spark.resources.resolve_sklearn_scheduler` refuses at run time)."""
+    raw = search.get("scheduler")
+    if not isinstance(raw, dict):
+        return
+    try:
+        scheduler = SchedulerSpec.model_validate(raw).build()
+    except Exception:  # reported by the scheduler's own section
+        return
+    space = search.get("space")
+    try:
+        resolve_sklearn_scheduler(scheduler, estimator, list(space or ()))
+    except ValidationError as exc:
+        loc = ("search", "scheduler", "resource") if "resource" in raw else ("search", "scheduler")
+        yield loc, str(exc)
 
 
 def json_schema() -> dict[str, Any]:
