@@ -9,7 +9,7 @@ from sparktune.core.errors import (
     ValidationError,
 )
 from sparktune.core.scheduler import ASHA, Hyperband
-from sparktune.core.settings import ErrorPolicy
+from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, Split
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
@@ -22,11 +22,14 @@ from sparktune.frontends.validators import (
 )
 from sparktune.lifecycle.result import TuneResult
 from sparktune.spark.local_fit import fold_indices
+from sparktune.tracking.settings import Tracking
 
 __all__ = [
     "ASHA",
+    "Budget",
     "Callback",
     "Candidate",
+    "Checkpointing",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
@@ -36,7 +39,9 @@ __all__ = [
     "RefitError",
     "SearchFailedError",
     "SetupError",
+    "Split",
     "SparktuneError",
+    "Tracking",
     "TrainValidationSplit",
     "TrainValidationSplitModel",
     "Trial",

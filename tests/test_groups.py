@@ -209,8 +209,10 @@ def test_the_runs_timeout_ends_every_group(spark, tmp_path):
 def test_a_scheduler_per_group_in_the_tasks(spark, tmp_path):
     df = spark.createDataFrame(slow_groups(3, rows=40))
     shifts = [float(s) for s in range(9)]
+    settings = {k: v for k, v in SLOW.items() if k != "num_folds"}  # the objects say it
     out = sparktune.tune_groups(
-        df, **{**SLOW, "estimator": SlowMean(), "space": {"shift": shifts}}, max_trials=9,
+        df, **{**settings, "estimator": SlowMean(), "space": {"shift": shifts}},
+        split=sparktune.Split(num_folds=2), budget=sparktune.Budget(max_trials=9),
         scheduler=sparktune.ASHA(resource="rows"), trials_path=tmp_path / "trials.csv",
     ).toPandas()  # fmt: skip
     assert set(out["state"]) == {"complete"} and len(out) == 3
@@ -218,3 +220,7 @@ def test_a_scheduler_per_group_in_the_tasks(spark, tmp_path):
     trials = pd.read_csv(tmp_path / "trials.csv")
     assert set(trials["state"]) == {"complete", "pruned"} and len(trials) == 27
     assert {"g", "rung", "rung0_resource", "rung0_val_neg_mean_squared_error"} <= set(trials)
+    assert (
+        "split1_val_neg_mean_squared_error" in trials
+        and "split2_val_neg_mean_squared_error" not in trials
+    )

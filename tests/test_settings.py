@@ -6,8 +6,16 @@ from __future__ import annotations
 import pytest
 
 from sparktune import ValidationError
-from sparktune.core.settings import DEFAULT_FOLDS, ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import (
+    DEFAULT_FOLDS,
+    Budget,
+    Checkpointing,
+    ErrorPolicy,
+    SearchSettings,
+    Split,
+)
 from sparktune.core.stopping import EarlyStopping, MaxTrials, Timeout
+from sparktune.frontends.common import unpacked
 
 
 def settings(**changes) -> SearchSettings:
@@ -79,3 +87,47 @@ def test_tracker_params_and_checkpoint_identity_come_from_one_description():
     assert identity["split"] == ["kfold", 4, None, "fold"]
     assert identity["params"] == ["a", "b"] and identity["metrics"] == ["rmse", "mae"]
     assert settings(seed=8).identity() != settings(seed=7).identity()
+
+
+def test_settings_objects_stand_for_the_flat_keywords():
+    arguments = dict(num_folds=None, train_ratio=None, fold_col=None, max_trials=None,
+                     timeout=None, early_stopping=None, checkpoint=None, resume=False)  # fmt: skip
+    given = dict(
+        arguments, split=Split(train_ratio=0.8), budget=Budget(max_trials=5, timeout=60),
+        checkpoint=Checkpointing("c.json", resume=True),
+    )  # fmt: skip
+    flat = unpacked(given, "tune")
+    assert "split" not in flat and "budget" not in flat
+    assert (flat["train_ratio"], flat["num_folds"], flat["max_trials"]) == (0.8, None, 5)
+    assert (flat["timeout"], flat["early_stopping"]) == (60, None)
+    assert (flat["checkpoint"], flat["resume"]) == ("c.json", True)
+    folds = unpacked(dict(arguments, split=Split(num_folds=5, fold_col="f")), "tune")
+    assert (folds["num_folds"], folds["fold_col"], folds["train_ratio"]) == (5, "f", None)
+    assert Split(train_ratio=0.8) == Split.of(train_ratio=0.8)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda a: unpacked({**a, "num_folds": 4, "split": Split(num_folds=5)}, "tune"),
+         "Give split=Split(...) or num_folds=, not both"),
+        (lambda a: unpacked({**a, "max_trials": 4, "budget": Budget(max_trials=5)}, "tune"),
+         "Give budget=Budget(...) or max_trials=, not both"),
+        (lambda a: unpacked({"split": Split(fold_col="f"), "num_folds": None}, "tune_groups"),
+         "tune_groups does not take split.fold_col ('f')"),
+        (lambda a: unpacked({**a, "split": {"num_folds": 5}}, "tune"),
+         "split must be a sparktune.Split, got dict"),
+        (lambda a: unpacked({**a, "checkpoint": Checkpointing("c"), "resume": True}, "tune"),
+         "or resume=True, not both"),
+        (lambda a: Split(num_folds=5, train_ratio=0.8), "not both"),
+        (lambda a: Budget(timeout=-1), "timeout must be positive seconds"),
+        (lambda a: Budget(max_trials=0), "max_trials must be a positive integer"),
+        (lambda a: Checkpointing(""), "Checkpointing path must be a path"),
+    ],
+)  # fmt: skip
+def test_settings_objects_refuse_conflicts_and_bad_values(make, message):
+    arguments = dict(num_folds=None, train_ratio=None, fold_col=None, max_trials=None,
+                     checkpoint=None, resume=False)  # fmt: skip
+    with pytest.raises(ValidationError) as caught:
+        make(arguments)
+    assert message in str(caught.value)

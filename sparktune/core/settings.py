@@ -7,6 +7,7 @@ results table are all derived from it, so no two places describe the same search
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -58,6 +59,33 @@ class Split:
     train_ratio: float | None = None
     fold_col: str | None = None
 
+    def __post_init__(self) -> None:
+        """``Split(train_ratio=0.8)`` is a train/validation split; refuse mixed settings."""
+        if self.kind == "kfold" and self.train_ratio is not None:
+            if self.fold_col is not None or self.num_folds not in (DEFAULT_FOLDS, 1):
+                raise ValidationError(
+                    "A Split takes num_folds (and fold_col) for k-fold, or train_ratio for one "
+                    f"split, not both: got num_folds={self.num_folds}, "
+                    f"train_ratio={self.train_ratio}, fold_col={self.fold_col!r}."
+                )
+            object.__setattr__(self, "kind", "train_ratio")
+            object.__setattr__(self, "num_folds", 1)
+        if self.kind not in ("kfold", "train_ratio", "validation_data"):
+            raise ValidationError(
+                f"Split kind must be kfold, train_ratio or validation_data, got {self.kind!r}."
+            )
+
+    def keywords(self) -> dict[str, Any]:
+        """The flat keywords of ``tune()`` this split stands for (None: not given)."""
+        if self.kind == "train_ratio":
+            return {"train_ratio": self.train_ratio}
+        if self.kind == "validation_data":
+            raise ValidationError(
+                "Split(kind='validation_data') is described by tune(); pass validation_data= "
+                "(the DataFrame) instead."
+            )
+        return {"num_folds": self.num_folds, "fold_col": self.fold_col}
+
     @classmethod
     def of(
         cls,
@@ -97,6 +125,46 @@ class Split:
         if self.kind == "kfold" and self.fold_col:
             return f"foldCol={self.fold_col}"
         return self.kind
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a search runs: at most ``max_trials`` trials, ``timeout`` seconds, and
+    ``early_stopping`` finished trials in a row without improvement (None: no such limit).
+
+    Shared by ``tune()``, ``tune_groups`` (where ``timeout`` bounds the whole run) and the
+    job spec; each limit is checked when the object is made.
+    """
+
+    max_trials: int | None = None
+    timeout: float | None = None
+    early_stopping: int | None = None
+
+    def __post_init__(self) -> None:
+        stoppers(self.max_trials, self.timeout, self.early_stopping)
+
+    def keywords(self) -> dict[str, Any]:
+        """The flat keywords of ``tune()`` this budget stands for (None: not given)."""
+        return {
+            "max_trials": self.max_trials,
+            "timeout": self.timeout,
+            "early_stopping": self.early_stopping,
+        }
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where a search keeps its finished trials (a JSON file; per group, a folder) and
+    whether this run resumes from them (:mod:`sparktune.tracking.checkpoint`)."""
+
+    path: str | os.PathLike[str]
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str | os.PathLike) or not str(self.path).strip():
+            raise ValidationError(f"Checkpointing path must be a path, got {self.path!r}.")
+        if not isinstance(self.resume, bool):
+            raise ValidationError(f"resume must be True or False, got {self.resume!r}.")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.scheduler import ASHA
-from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
 from sparktune.core.stopping import stoppers
-from sparktune.frontends.common import trial_limit
+from sparktune.frontends.common import trial_limit, unpacked
 from sparktune.lifecycle.groups import (
     INDEX_FILE,
     TRIALS,
@@ -65,7 +65,7 @@ def tune_groups(
     label: str,
     features: Sequence[str] | None = None,
     strategy: str | BaseSampler = "tpe",
-    max_trials: int | None = 20,
+    max_trials: int | None = None,
     num_folds: int | None = None,
     seed: int = 0,
     model_path: str | os.PathLike[str] | None = None,
@@ -82,15 +82,18 @@ def tune_groups(
     error_policy: ErrorPolicy | str = "continue",
     points_to_evaluate: Sequence[Mapping[Any, Any]] | None = None,
     train_metrics: bool = False,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: str | os.PathLike[str] | Checkpointing | None = None,
     resume: bool = False,
     trials_path: str | os.PathLike[str] | None = None,
+    split: Split | None = None,
+    budget: Budget | None = None,
 ) -> DataFrame:
     """Tune ``estimator`` separately on every group of ``df``; one row per group.
 
     Each group's search runs inside one Spark task with :func:`sparktune.tune`'s engine:
     ``strategy`` over ``space`` (any strategy ``tune`` takes, Optuna samplers included),
-    ``max_trials`` trials (``parallelism`` at once on the task's threads), seeded k-fold
+    ``max_trials`` trials (20 by default, every point of a grid; ``parallelism`` at once on
+    the task's threads), seeded k-fold
     (``num_folds``, 3 by default) or one ``train_ratio`` split, ``metric`` a scorer name or
     callable. The limits are ``tune``'s, per group: ``group_timeout`` (seconds per group),
     ``early_stopping``, a ``scheduler`` (ASHA / Hyperband over an iteration param or rows),
@@ -109,7 +112,12 @@ def tune_groups(
     ``model_path``) where each group's result is kept as soon as it ends; with
     ``resume=True`` a killed run searches only the groups not kept. ``tracking``: one MLflow
     run with the settings, the per-group table, summary metrics and a plot (no run per group).
+    ``split`` (:class:`~sparktune.Split`), ``budget`` (:class:`~sparktune.Budget`, its
+    ``timeout`` the run's) and a :class:`~sparktune.Checkpointing` may stand for the flat
+    keywords, as in :func:`sparktune.tune`.
     """
+    if split is not None or budget is not None or isinstance(checkpoint, Checkpointing):
+        return tune_groups(**unpacked(locals(), "tune_groups"))
     keys = [group_by] if isinstance(group_by, str) else list(group_by)
     chosen = _check(df, keys, label, features)
     resolved = resolve_sklearn(estimator, space)  # the names and values, before any task

@@ -21,9 +21,9 @@ from pyspark.sql import DataFrame
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
 from sparktune.core.scheduler import ASHA
-from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Trial
-from sparktune.frontends.common import checked_callbacks, trial_limit
+from sparktune.frontends.common import checked_callbacks, trial_limit, unpacked
 from sparktune.frontends.local import tune_local
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
@@ -70,11 +70,13 @@ def tune(
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
     cache_budget: int | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: str | os.PathLike[str] | Checkpointing | None = None,
     resume: bool = False,
     label: str | None = None,
     features: Sequence[str] | None = None,
     max_collect_rows: int = MAX_COLLECT_ROWS,
+    split: Split | None = None,
+    budget: Budget | None = None,
 ) -> TuneResult:
     """Search ``space`` for the params of ``estimator`` that score best on ``data``.
 
@@ -107,6 +109,12 @@ def tune(
       (:mod:`sparktune.tracking.checkpoint`); with ``resume=True`` its finished trials are kept, not
       run again, and count toward ``max_trials``.
 
+    Settings that belong together may be given as one object instead of flat keywords (the
+    same objects ``tune_groups`` and the job spec take): ``split=Split(num_folds=5)`` or
+    ``Split(train_ratio=0.8)``, ``budget=Budget(max_trials=50, timeout=600)``,
+    ``checkpoint=Checkpointing("ckpt.json", resume=True)``, ``tracking=Tracking(...)``; a
+    setting given both ways is refused.
+
     A scikit-learn-compatible ``estimator`` (``get_params``/``set_params``/``fit``) is tuned
     with each (trial x fold) as one Spark task (:mod:`sparktune.frontends.local`): the space
     uses its ``get_params`` names, ``evaluator`` is a scorer name or callable (the metric),
@@ -116,6 +124,8 @@ def tune(
     Bad input raises :class:`ValidationError` before any Spark job; a search where no trial
     completes raises :class:`SearchFailedError`.
     """
+    if split is not None or budget is not None or isinstance(checkpoint, Checkpointing):
+        return tune(**unpacked(locals(), "tune"))
     if not isinstance(estimator, Params):
         return _tune_scikit_learn(dict(locals()))
     if label is not None or features is not None:

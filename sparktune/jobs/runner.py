@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame, SparkSession
 
+from sparktune.core.settings import Checkpointing
 from sparktune.jobs import datasets
 from sparktune.jobs.config import JobSpec, MetricSpec, Problem, SpecError, StageSpec
 from sparktune.spark.checks import output_columns
@@ -204,7 +204,6 @@ def _tune(
         scoring = {
             "evaluator": build_evaluator(evaluation.metric, label),
             "extra_evaluators": [build_evaluator(m, label) for m in evaluation.extra_metrics],
-            "fold_col": evaluation.fold_col,
         }
     return tune(
         pipeline,
@@ -213,21 +212,16 @@ def _tune(
         **scoring,
         strategy=search.strategy,
         scheduler=search.scheduler.build() if search.scheduler is not None else None,
-        max_trials=search.max_trials,
         parallelism=search.parallelism,
-        num_folds=evaluation.folds,
-        train_ratio=evaluation.train_ratio,
         seed=search.seed,
-        timeout=search.timeout,
-        early_stopping=search.early_stopping,
         refit=spec.output.model is not None or tracking.enabled,
         train_metrics=evaluation.train_metrics,
         error_policy=search.error_policy,
-        tracking=(tracking.uri or True) if tracking.enabled else False,
-        experiment=tracking.experiment,
+        tracking=tracking.build(),
         progress=progress,
-        checkpoint=checkpoint,
-        resume=resume,
+        checkpoint=Checkpointing(checkpoint, resume) if checkpoint is not None else None,
+        split=evaluation.split(),
+        budget=search.budget(),
     )
 
 
@@ -249,26 +243,20 @@ def _tune_groups(
         label=spec.data.label,
         features=spec.data.features,
         strategy=search.strategy,
-        # A grid (lists only) without max_trials tries every combination in every group.
-        max_trials=search.max_trials or math.prod(len(values) for values in space.values()),
-        num_folds=evaluation.folds,
-        train_ratio=evaluation.train_ratio,
         seed=search.seed,
         model_path=spec.output.model,
         warn_group_rows=groups.warn_group_rows,
         max_group_rows=groups.max_group_rows,
-        tracking=(tracking.uri or True) if tracking.enabled else False,
-        experiment=tracking.experiment,
+        tracking=tracking.build(),
         parallelism=search.parallelism,
-        timeout=search.timeout,
         group_timeout=groups.timeout,
-        early_stopping=search.early_stopping,
         scheduler=search.scheduler.build() if search.scheduler is not None else None,
         error_policy=search.error_policy,
         train_metrics=evaluation.train_metrics,
-        checkpoint=checkpoint,
-        resume=resume,
+        checkpoint=Checkpointing(checkpoint, resume) if checkpoint is not None else None,
         trials_path=groups.trials,
+        split=evaluation.split(),
+        budget=search.budget(),
     )
     return out.toPandas()
 

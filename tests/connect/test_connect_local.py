@@ -68,11 +68,17 @@ def test_tune_groups_and_group_models_on_connect(spark, tmp_path):
     ]
     parts.append(pd.DataFrame({"g": [99], "x": [1.0], "y": [1.0]}))  # too small for 2 folds
     df = spark.createDataFrame(pd.concat(parts, ignore_index=True))
-    out = sparktune.tune_groups(
-        df, group_by="g", estimator=Ridge(), space={"alpha": [0.001, 1.0]}, metric="r2",
+    search = dict(
+        group_by="g", estimator=Ridge(), space={"alpha": [0.001, 1.0]}, metric="r2",
         label="y", strategy="grid", num_folds=2, model_path=tmp_path, tracking=False,
-    ).toPandas().set_index("g")  # fmt: skip
+        checkpoint=tmp_path / "ckpt", group_timeout=120,
+    )  # fmt: skip
+    out = sparktune.tune_groups(df, **search).toPandas().set_index("g")
     assert list(out.loc[range(1, 6), "state"]) == ["complete"] * 5
     assert out.loc[99, "state"] == "skipped"
+    kept = sorted((tmp_path / "ckpt" / "groups").glob("group-*.json"))
+    assert len(kept) == 7
+    again = sparktune.tune_groups(df, **search, resume=True).toPandas().set_index("g")
+    assert again["elapsed"].to_dict() == out["elapsed"].to_dict()  # kept, not searched again
     scored = sparktune.load_group_models(tmp_path).predict(df.filter("g < 6")).toPandas()
     np.testing.assert_allclose(scored["prediction"], scored["y"], atol=0.1)

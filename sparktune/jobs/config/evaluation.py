@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 from pyspark.ml.evaluation import Evaluator
 
-from sparktune.core.settings import DEFAULT_FOLDS, DEFAULT_TRAIN_RATIO
+from sparktune.core.settings import DEFAULT_FOLDS, DEFAULT_TRAIN_RATIO, Split
 from sparktune.jobs.config.classes import param_problems
 from sparktune.jobs.config.constants import METRICS
 from sparktune.jobs.config.errors import describe
@@ -121,6 +121,12 @@ class EvaluationSpec(Section):
     """An integer column that numbers the folds (with folds)."""
     train_metrics: Flag = True
     """Also score the training folds."""
+
+    def split(self) -> Split:
+        """The :class:`~sparktune.Split` ``tune`` and ``tune_groups`` take for this section."""
+        if self.train_ratio is not None:
+            return Split(train_ratio=self.train_ratio)
+        return Split(num_folds=self.folds or DEFAULT_FOLDS, fold_col=self.fold_col)
 
     @classmethod
     def prepare(cls, raw: dict[str, Any]) -> dict[str, Any]:

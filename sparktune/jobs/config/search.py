@@ -12,7 +12,7 @@ from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.scheduler import ASHA, ROWS, Hyperband
-from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
+from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, Budget, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
 from sparktune.jobs.config.errors import describe
@@ -235,6 +235,10 @@ class SearchSpec(Section):
                     f"the distribution {kind!r} has no Optuna equivalent, so strategy "
                     f"{strategy!r} cannot take it; use strategy 'random' or 'tpe'",
                 )
+
+    def budget(self) -> Budget:
+        """The :class:`~sparktune.Budget` ``tune`` and ``tune_groups`` take for this section."""
+        return Budget(self.max_trials, self.timeout, self.early_stopping)
 
     def hyperopt_space(self) -> dict[str, Any]:
         """The space as :func:`sparktune.tune` takes it: lists and ``hp.*`` expressions."""

@@ -48,6 +48,10 @@ class TrackingSpec(Section):
     """The tracking URI, e.g. sqlite:///mlflow.db or http://127.0.0.1:5000 (default:
     MLflow's, ./mlflow.db)."""
 
+    def build(self) -> Tracking | bool:
+        """The ``tracking`` argument of ``tune`` and ``tune_groups`` (False when disabled)."""
+        return Tracking(self.uri, self.experiment) if self.enabled else False
+
 
 class OutputSpec(Section):
     """Where the refit best model (``PipelineModel.save``, or a joblib file for an estimator),
