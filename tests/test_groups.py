@@ -17,10 +17,12 @@ import pytest
 from hyperopt import hp
 from local_estimators import SlowMean
 from pyspark import cloudpickle
+from pyspark.sql import functions as F
 from sklearn.linear_model import Ridge
 
 import sparktune
 from sparktune import ValidationError
+from sparktune.spark.group_layout import PART, spark_hash, spread
 
 GROUPS = 110
 
@@ -224,3 +226,20 @@ def test_a_scheduler_per_group_in_the_tasks(spark, tmp_path):
         "split1_val_neg_mean_squared_error" in trials
         and "split2_val_neg_mean_squared_error" not in trials
     )
+
+
+def test_groups_are_balanced_one_bin_per_partition(spark):
+    values = [0, 1, 2, 7, -1, -(2**40), 2**40 + 3, 123456789]
+    hashed = spark.createDataFrame([(v,) for v in values], "v long").selectExpr("v", "hash(v) h")
+    assert {r["v"]: r["h"] for r in hashed.collect()} == {v: spark_hash(v) for v in values}
+
+    sizes = [50, 40, 30, 20, 10, 10, 5, 5, 5, 5]  # rows per group
+    df = spark.createDataFrame(
+        [(g, float(i)) for g, n in enumerate(sizes) for i in range(n)], "g long, x double"
+    )
+    placed = spread(df, ["g"], 4).withColumn("pid", F.spark_partition_id()).toPandas()
+    parts = placed.groupby("pid")[PART].nunique()
+    assert len(parts) == 4 and (parts == 1).all()  # one bin per partition, none empty
+    assert (placed.groupby("g")["pid"].nunique() == 1).all()  # a group in one partition
+    rows = placed.groupby("pid").size()
+    assert rows.max() - rows.min() <= max(sizes)  # within one group of each other

@@ -8,8 +8,9 @@ best possible end). A group's cost is its trials' fixed overhead (a strategy's p
 a fit's setup) plus its rows, estimated as ``mean rows + rows``.
 
 A partition number is turned into a value whose hash lands in that very partition (Spark's
-``repartition(n, col)`` hashes with Murmur3, seed 42, as the SQL ``hash`` function does), so
-``repartition`` then ``groupBy(part, *keys)`` is one shuffle with one bin per partition.
+``repartition(n, col)`` hashes with Murmur3, seed 42, as the SQL ``hash`` function does;
+:func:`spark_hash` computes it without a job), so ``repartition`` then
+``groupBy(part, *keys)`` is one shuffle with one bin per partition.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -25,8 +25,9 @@ from pyspark.sql.types import LongType, StructField, StructType
 
 logger = logging.getLogger(__name__)
 
-#: The column naming a row's partition (dropped before a group's search sees its rows).
+#: The column naming a row's partition (a group's search reads only its own columns).
 PART = "__sparktune_part"
+MASK = 0xFFFFFFFF
 
 
 def balance(sizes: Sequence[int], bins: int) -> list[int]:
@@ -46,16 +47,31 @@ def balance(sizes: Sequence[int], bins: int) -> list[int]:
     return placed
 
 
-def hash_preimages(spark: Any, count: int) -> list[int]:
-    """For each partition ``p < count``, a long whose Spark hash partition is ``p``."""
-    width = 64 * count
-    rows = spark.range(width).select("id", F.expr(f"pmod(hash(id), {count})").alias("p"))
+def _rotl(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & MASK
+
+
+def _mix(h1: int, word: int) -> int:
+    k1 = _rotl((word * 0xCC9E2D51) & MASK, 15) * 0x1B873593 & MASK
+    return (_rotl(h1 ^ k1, 13) * 5 + 0xE6546B64) & MASK
+
+
+def spark_hash(value: int, seed: int = 42) -> int:
+    """Spark's ``hash()`` of a long (Murmur3 x86 32-bit, as ``Murmur3Hash`` computes it)."""
+    h1 = _mix(_mix(seed, value & MASK), (value >> 32) & MASK) ^ 8
+    h1 = (h1 ^ (h1 >> 16)) * 0x85EBCA6B & MASK
+    h1 = (h1 ^ (h1 >> 13)) * 0xC2B2AE35 & MASK
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 & 0x80000000 else h1
+
+
+def hash_preimages(count: int) -> list[int]:
+    """For each partition ``p < count``, a long that ``repartition(count, col)`` sends to ``p``."""
     found: dict[int, int] = {}
-    for row in rows.collect():
-        found.setdefault(int(row["p"]), int(row["id"]))
-    missing = [p for p in range(count) if p not in found]
-    if missing:  # 64 tries each; practically never
-        raise RuntimeError(f"no value hashes to partition(s) {missing} of {count}")
+    value = 0
+    while len(found) < count:
+        found.setdefault(spark_hash(value) % count, value)
+        value += 1
     return [found[p] for p in range(count)]
 
 
@@ -65,7 +81,7 @@ def spread(data: DataFrame, keys: Sequence[str], partitions: int) -> DataFrame:
     counts = data.groupBy(*keys).count().collect()
     bins = max(1, min(partitions, len(counts)))
     placed = balance([int(row["count"]) for row in counts], bins)
-    values = hash_preimages(spark, bins)
+    values = hash_preimages(bins)
     table = spark.createDataFrame(
         [(*[row[k] for k in keys], values[b]) for row, b in zip(counts, placed)],
         StructType(
