@@ -8,7 +8,7 @@ from sparktune.core.errors import (
     SparktuneError,
     ValidationError,
 )
-from sparktune.core.scheduler import ASHA, Hyperband
+from sparktune.core.schedulers import ASHA, Hyperband, MedianStopping, Racing
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
@@ -33,6 +33,8 @@ __all__ = [
     "GroupModels",
     "HalvingCrossValidator",
     "Hyperband",
+    "MedianStopping",
+    "Racing",
     "RefitError",
     "SearchFailedError",
     "SetupError",

@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
+from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.lifecycle.local import LocalProblem
@@ -54,7 +54,7 @@ def tune_local(
     features: Sequence[str] | None = None,
     max_collect_rows: int = MAX_COLLECT_ROWS,
     strategy: str | BaseSampler = "tpe",
-    scheduler: ASHA | None = None,
+    scheduler: Scheduler | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,

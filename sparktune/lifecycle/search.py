@@ -23,7 +23,7 @@ from sparktune.core.engine import Engine, Outcome
 from sparktune.core.errors import SearchFailedError
 from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.local import LocalProblem

@@ -157,6 +157,7 @@ def record(trial: Trial) -> dict[str, Any]:
             if trial.rungs
             else {}
         ),
+        **({"reason": trial.reason} if trial.reason else {}),
     }
 
 
@@ -260,6 +261,7 @@ def _trial(entry: Mapping[str, Any], space: SearchSpace, primary: str, path: Any
             for r in entry.get("rungs", [])
         ),
         promoted=bool(entry.get("promoted", False)),
+        reason=entry.get("reason"),
     )
 
 
