@@ -13,6 +13,7 @@ from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
+from sparktune.frontends.racing import RacingCrossValidator
 from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
@@ -35,6 +36,7 @@ __all__ = [
     "Hyperband",
     "MedianStopping",
     "Racing",
+    "RacingCrossValidator",
     "RefitError",
     "SearchFailedError",
     "SetupError",

@@ -151,26 +151,7 @@ class SearchSettings:
         check_parallelism(self.parallelism)
         self.stoppers()
         object.__setattr__(self, "error_policy", ErrorPolicy.parse(self.error_policy))
-        if self.scheduler is not None and self.scheduler.axis == FOLDS:
-            object.__setattr__(self, "split", self._fold_steps(self.split, self.scheduler))
-
-    @staticmethod
-    def _fold_steps(split: Split, scheduler: Scheduler) -> Split:
-        """The split a scheduler over folds runs on: k-fold, repeated as it asks."""
-        if split.kind != "kfold":
-            raise ValidationError(
-                f"scheduler {scheduler.name!r} steps over folds: it needs a k-fold split "
-                f"(num_folds / numFolds), not {split.describe()}."
-            )
-        repeats = getattr(scheduler, "num_repeats", 1)
-        if repeats > 1 and split.fold_col:
-            raise ValidationError(
-                f"num_repeats={repeats} cuts the folds again with other seeds; it cannot "
-                f"repeat the fixed folds of foldCol {split.fold_col!r}."
-            )
-        split = replace(split, num_repeats=repeats)
-        scheduler.check_folds(split.total_folds)
-        return split
+        object.__setattr__(self, "split", fold_split(self.split, self.scheduler))
 
     def stoppers(self) -> list[Stopper]:
         """Fresh stoppers for this search's limits (max trials, timeout, early stopping)."""
@@ -213,3 +194,24 @@ class SearchSettings:
             + ([split.num_repeats] if split.num_repeats > 1 else []),
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
         }
+
+
+def fold_split(split: Split, scheduler: Scheduler | None) -> Split:
+    """The split a search under ``scheduler`` runs on: a scheduler over folds needs k-fold,
+    repeated as it asks (``num_repeats``); other schedulers keep ``split``."""
+    if scheduler is None or scheduler.axis != FOLDS:
+        return split
+    if split.kind != "kfold":
+        raise ValidationError(
+            f"scheduler {scheduler.name!r} steps over folds: it needs a k-fold split "
+            f"(num_folds / numFolds), not {split.describe()}."
+        )
+    repeats = getattr(scheduler, "num_repeats", 1)
+    if repeats > 1 and split.fold_col:
+        raise ValidationError(
+            f"num_repeats={repeats} cuts the folds again with other seeds; it cannot "
+            f"repeat the fixed folds of foldCol {split.fold_col!r}."
+        )
+    split = replace(split, num_repeats=repeats)
+    scheduler.check_folds(split.total_folds)
+    return split
