@@ -2,6 +2,7 @@
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
+    CheckpointError,
     RefitError,
     SearchFailedError,
     SetupError,
@@ -28,6 +29,7 @@ __all__ = [
     "ASHA",
     "Callback",
     "Candidate",
+    "CheckpointError",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",

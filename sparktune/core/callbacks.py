@@ -45,7 +45,12 @@ class Strategy(Protocol):
 
 
 class Callback:
-    """Hooks called from the driver loop; an exception in one is logged, never raised."""
+    """Hooks called from the driver loop; an exception in one is logged, never raised,
+    unless the callback is ``critical`` (the checkpoint): then the search stops with it,
+    keeping every finished trial."""
+
+    #: Whether a failure of this callback must end the search (a resume depends on it).
+    critical: bool = False
 
     def on_search_start(self, engine: Engine) -> None:
         """Called once before the first trial starts."""

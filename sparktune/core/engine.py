@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sparktune.core.callbacks import Callback, Objective, Strategy
-from sparktune.core.errors import SearchFailedError, describe_error
+from sparktune.core.errors import CheckpointError, SearchFailedError, describe_error
 from sparktune.core.port import SessionPort
 from sparktune.core.schedulers.base import Decision, FullBudget, Scheduler, SchedulerRun, Step
 from sparktune.core.settings import ErrorPolicy
@@ -101,6 +101,7 @@ class Engine:
         self._best = math.nan
         self._paused: dict[int, Trial] = {}
         self._decisions: dict[int, Decision] = {}
+        self._critical: BaseException | None = None
         self._plan: SchedulerRun = FullBudget()
 
     def run(
@@ -135,10 +136,10 @@ class Engine:
             self._plan = self.scheduler.start(
                 self.objective.larger_is_better, self.objective.num_folds
             )
-        self._notify("on_search_start", self)
-        for trial in resumed:
-            self._resume(strategy, trial)
         try:
+            self._notify("on_search_start", self)
+            for trial in resumed:
+                self._resume(strategy, trial)
             exhausted = False
             while True:
                 while len(running) < self.parallelism:
@@ -175,6 +176,8 @@ class Engine:
                     self._collect(strategy, stoppers, running, key, pool)
         except BaseException as exc:
             error = exc
+            if isinstance(exc, CheckpointError):
+                exc.trials = tuple(self.trials)  # updated below with the cancelled ones
             raise
         finally:
             if running:
@@ -186,6 +189,8 @@ class Engine:
                 self._record(strategy, self._pruned(trial))
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
+            if isinstance(error, CheckpointError):
+                error.trials = tuple(self.trials)
             self._notify("on_search_end", list(self.trials), error)
         outcome = Outcome(tuple(self.trials), reason, time.time() - started, self.parallelism)
         self._check_any_succeeded()
@@ -401,12 +406,20 @@ class Engine:
             logger.exception("the search strategy failed to take trial %d", trial.number)
 
     def _notify(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` on every callback; a critical one's first failure is raised after
+        all were called (the others' failures, and later ones, are only logged)."""
+        failure: Exception | None = None
         for callback in self.callbacks:
             method = getattr(callback, hook)
             try:
                 method(*args[: _arity(method, len(args))])
-            except Exception:
+            except Exception as exc:
+                if getattr(callback, "critical", False) and self._critical is None:
+                    self._critical = failure = exc
+                    continue
                 logger.exception("callback %s.%s failed", type(callback).__name__, hook)
+        if failure is not None:
+            raise failure
 
     def _check_any_succeeded(self) -> None:
         failed = [t for t in self.trials if t.state is TrialState.FAILED]
