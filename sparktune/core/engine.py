@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import inspect
 import logging
 import math
 import time
@@ -21,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sparktune.core.callbacks import Callback, Objective, Strategy
+from sparktune.core.callbacks import Callback, Objective, Strategy, notify
 from sparktune.core.errors import CheckpointError, SearchFailedError, describe_error
 from sparktune.core.port import SessionPort
 from sparktune.core.schedulers.base import Decision, FullBudget, Scheduler, SchedulerRun, Step
@@ -59,20 +58,6 @@ class Outcome:
     parallelism: int = 1
 
 
-def _arity(method: Any, given: int) -> int:
-    """How many of ``given`` arguments ``method`` takes: callbacks written before
-    ``on_search_end`` got its ``error`` argument take only the trials."""
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return given
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return given
-    return min(
-        given, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
-    )
-
-
 def _is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` reports a job that sparktune itself cancelled."""
     return "cancelled" in describe_error(exc).lower()
@@ -102,6 +87,7 @@ class Engine:
         self._paused: dict[int, Trial] = {}
         self._decisions: dict[int, Decision] = {}
         self._critical: BaseException | None = None
+        self._closing = False
         self._plan: SchedulerRun = FullBudget()
 
     def run(
@@ -118,9 +104,10 @@ class Engine:
         after them (paused ones wait for promotion again). Under a scheduler, paused trials
         it drops end ``pruned``, a free slot first goes to a paused trial it promotes, else
         to a new candidate; paused trials still waiting when the search ends are recorded
-        ``pruned``. The thread pool
-        is closed and the objective released however the search ends; callbacks get
-        ``on_search_end`` with the error that is leaving, if any.
+        ``pruned``. The thread pool is closed and the objective released however the search
+        ends; callbacks get ``on_search_end`` with the error that is leaving, if any. A
+        critical callback's failure (a checkpoint write) stops the search and leaves as a
+        :class:`~sparktune.core.errors.CheckpointError` carrying every trial.
         """
         started = time.time()
         for stopper in stoppers:
@@ -132,11 +119,11 @@ class Engine:
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
         error: BaseException | None = None
-        if self.scheduler is not None:
-            self._plan = self.scheduler.start(
-                self.objective.larger_is_better, self.objective.num_folds
-            )
         try:
+            if self.scheduler is not None:
+                self._plan = self.scheduler.start(
+                    self.objective.larger_is_better, self.objective.num_folds
+                )
             self._notify("on_search_start", self)
             for trial in resumed:
                 self._resume(strategy, trial)
@@ -176,10 +163,9 @@ class Engine:
                     self._collect(strategy, stoppers, running, key, pool)
         except BaseException as exc:
             error = exc
-            if isinstance(exc, CheckpointError):
-                exc.trials = tuple(self.trials)  # updated below with the cancelled ones
             raise
         finally:
+            self._closing = True  # a critical callback failing now must not stop the cleanup
             if running:
                 self._cancel_all(running)
                 for key in sorted(running):
@@ -189,9 +175,12 @@ class Engine:
                 self._record(strategy, self._pruned(trial))
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
-            if isinstance(error, CheckpointError):
-                error.trials = tuple(self.trials)
-            self._notify("on_search_end", list(self.trials), error)
+            for failure in (error, self._critical):
+                if isinstance(failure, CheckpointError):
+                    failure.trials = tuple(self.trials)
+            self._notify("on_search_end", list(self.trials), error or self._critical)
+        if self._critical is not None:
+            raise self._critical
         outcome = Outcome(tuple(self.trials), reason, time.time() - started, self.parallelism)
         self._check_any_succeeded()
         return outcome
@@ -406,20 +395,13 @@ class Engine:
             logger.exception("the search strategy failed to take trial %d", trial.number)
 
     def _notify(self, hook: str, *args: Any) -> None:
-        """Call ``hook`` on every callback; a critical one's first failure is raised after
-        all were called (the others' failures, and later ones, are only logged)."""
-        failure: Exception | None = None
-        for callback in self.callbacks:
-            method = getattr(callback, hook)
-            try:
-                method(*args[: _arity(method, len(args))])
-            except Exception as exc:
-                if getattr(callback, "critical", False) and self._critical is None:
-                    self._critical = failure = exc
-                    continue
-                logger.exception("callback %s.%s failed", type(callback).__name__, hook)
+        """Call ``hook`` on every callback; a critical one's first failure is raised once all
+        were called, unless the search is closing (the others' failures are only logged)."""
+        failure = notify(self.callbacks, hook, args, self._critical is None)
         if failure is not None:
-            raise failure
+            self._critical = failure
+            if not self._closing:
+                raise failure
 
     def _check_any_succeeded(self) -> None:
         failed = [t for t in self.trials if t.state is TrialState.FAILED]
