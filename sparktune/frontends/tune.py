@@ -89,7 +89,9 @@ def tune(
     - ``scheduler``: :class:`~sparktune.ASHA` or :class:`~sparktune.Hyperband` give every
       trial a small budget first (fewer iterations of the final estimator, or fewer rows)
       and the full budget only to those that rank well (:mod:`sparktune.core.schedulers`);
-      the best trial is one that reached the full budget;
+      the best trial is one that reached the full budget; :class:`~sparktune.Racing`
+      (and :class:`~sparktune.MedianStopping`) run folds one at a time and drop a trial
+      worse than the leader (the median) after its burn-in, on a k-fold split;
     - ``parallelism`` trials (x folds) run at once from driver threads;
     - folds: ``num_folds`` (k-fold, 3 by default; by ``fold_col`` if given), or
       ``train_ratio`` (one random split), or ``validation_data`` (a DataFrame to score on;
