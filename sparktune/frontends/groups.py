@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
+from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
 from sparktune.core.stopping import stoppers
 from sparktune.frontends.common import trial_limit, unpacked
@@ -78,7 +78,7 @@ def tune_groups(
     timeout: float | None = None,
     group_timeout: float | None = None,
     early_stopping: int | None = None,
-    scheduler: ASHA | None = None,
+    scheduler: Scheduler | None = None,
     error_policy: ErrorPolicy | str = "continue",
     points_to_evaluate: Sequence[Mapping[Any, Any]] | None = None,
     train_metrics: bool = False,
@@ -96,7 +96,8 @@ def tune_groups(
     the task's threads), seeded k-fold
     (``num_folds``, 3 by default) or one ``train_ratio`` split, ``metric`` a scorer name or
     callable. The limits are ``tune``'s, per group: ``group_timeout`` (seconds per group),
-    ``early_stopping``, a ``scheduler`` (ASHA / Hyperband over an iteration param or rows),
+    ``early_stopping``, a ``scheduler`` (ASHA / Hyperband over an iteration param or rows;
+    Racing / MedianStopping over folds),
     ``error_policy`` (``"raise"`` ends a group's search at its first failing trial; the
     group's row says so and the others go on); ``timeout`` bounds the whole run: groups not
     started by then are skipped (state ``skipped``, ``stop_reason`` ``timeout``).

@@ -41,7 +41,7 @@ from sparktune.core.engine import Engine
 from sparktune.core.errors import describe_error
 from sparktune.core.port import ThreadPort
 from sparktune.core.results import results_frame
-from sparktune.core.scheduler import ASHA, ROWS
+from sparktune.core.schedulers import ROWS, Scheduler
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.stopping import stoppers
 from sparktune.core.trial import Trial, TrialState
@@ -103,7 +103,7 @@ class GroupSearch:
     timeout: float | None = None
     deadline: float | None = None
     early_stopping: int | None = None
-    scheduler: ASHA | None = None
+    scheduler: Scheduler | None = None
     resource: str | None = None
     error_policy: ErrorPolicy = ErrorPolicy.CONTINUE
     train_metrics: bool = False
@@ -234,7 +234,7 @@ def _tune(
 
         full = {}
         if search.scheduler is not None and search.resource is not None:
-            full = {search.resource: int(search.scheduler.max_resource or 0)}
+            full = {search.resource: int(getattr(search.scheduler, "max_resource", 0))}
         model = fit_candidate(search.estimator, {**best.candidate.param_map, **full}, x, y)
         name = model_file(key)
         joblib.dump(model, os.path.join(search.model_path, name))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 
 #: A scikit-learn scorer: (fitted estimator, X, y) -> score, larger is better.
 ScorerFn = Callable[[Any, Any, Any], float]
@@ -66,11 +66,16 @@ def resolve_scorer(metric: str | ScorerFn) -> Scorer:
 
 
 def fold_indices(
-    n_rows: int, num_folds: int | None = None, seed: int = 0, train_ratio: float | None = None
+    n_rows: int,
+    num_folds: int | None = None,
+    seed: int = 0,
+    train_ratio: float | None = None,
+    num_repeats: int = 1,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, validation) row indices: seeded shuffled ``KFold``, or one ``train_ratio`` split.
 
     The same indices passed as ``cv=`` to scikit-learn's ``GridSearchCV`` give its folds.
+    ``num_repeats`` repeats the k-fold, repeat r shuffled with seed ``seed + r``.
     """
     from sklearn.model_selection import KFold, ShuffleSplit
 
@@ -86,7 +91,13 @@ def fold_indices(
             raise ValidationError(
                 f"{n_rows} row(s) cannot make {folds} folds; use fewer folds or more data."
             )
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+        return [
+            (train, val)
+            for r in range(num_repeats)
+            for train, val in KFold(folds, shuffle=True, random_state=seed + r).split(
+                np.zeros((n_rows, 1))
+            )
+        ]
     return [(train, val) for train, val in splitter.split(np.zeros((n_rows, 1)))]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.local_fit import Scorer, budgeted, run_fold
 
