@@ -118,3 +118,12 @@ def test_a_kept_group_is_not_searched_again(rows, tmp_path):
     again, kept = result(failing, rows)
     assert again["state"] == "complete" and again["best_params"] == first["best_params"]
     assert again["elapsed"] == first["elapsed"] and kept.equals(trials)
+
+
+def test_racing_over_folds_per_group(rows):
+    from sparktune import Racing
+
+    search = group(scheduler=Racing(burn_in=2), num_folds=4)
+    out, trials = result(search, rows)
+    assert out["state"] == "complete" and json.loads(out["best_params"]) == {"shift": 0.0}
+    assert set(trials["state"]) <= {"complete", "pruned"}

@@ -23,7 +23,14 @@ from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import Scheduler
-from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
+from sparktune.core.settings import (
+    Budget,
+    Checkpointing,
+    ErrorPolicy,
+    SearchSettings,
+    Split,
+    fold_split,
+)
 from sparktune.core.stopping import stoppers
 from sparktune.frontends.common import trial_limit, unpacked
 from sparktune.lifecycle.groups import (
@@ -123,10 +130,10 @@ def tune_groups(
     chosen = _check(df, keys, label, features)
     resolved = resolve_sklearn(estimator, space)  # the names and values, before any task
     scorer = resolve_scorer(metric)
-    split = Split.of(num_folds, train_ratio)
     resource = None
     if scheduler is not None:
         scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)
+    split = fold_split(Split.of(num_folds, train_ratio), scheduler)
     settings = SearchSettings(
         entry_point="tune_groups",
         strategy=strategy_name(strategy),
@@ -182,6 +189,7 @@ def tune_groups(
         max_trials=int(settings.max_trials or 0),
         num_folds=split.num_folds if split.kind == "kfold" else None,
         train_ratio=split.train_ratio,
+        num_repeats=split.num_repeats,
         seed=seed,
         max_group_rows=max_group_rows,
         model_path=path,

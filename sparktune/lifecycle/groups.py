@@ -99,6 +99,7 @@ class GroupSearch:
     max_group_rows: int
     model_path: str | None = None
     train_ratio: float | None = None
+    num_repeats: int = 1
     parallelism: int = 1
     timeout: float | None = None
     deadline: float | None = None
@@ -157,7 +158,9 @@ def search_group(search: GroupSearch, rows: pd.DataFrame) -> pd.DataFrame:
         return _row(out, started)  # not kept: a resumed run searches it
     else:
         try:
-            folds = fold_indices(len(rows), search.num_folds, search.seed, search.train_ratio)
+            folds = fold_indices(
+                len(rows), search.num_folds, search.seed, search.train_ratio, search.num_repeats
+            )
         except Exception as exc:
             out.update(state="skipped", error=f"too small: {exc}")
         else:
