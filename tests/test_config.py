@@ -262,16 +262,17 @@ def test_metric_forms():
     raw = spec(
         evaluation={
             "metric": {"binary": "areaUnderPR", "params": {"rawPredictionCol": "raw"}},
-            "extra_metrics": ["accuracy", {"regression": "r2"}],
+            "extra_metrics": ["accuracy", {"multiclass": "f1"}],
             "train_ratio": 0.8,
         }
     )
+    raw["pipeline"]["stages"][1]["class"] = "LogisticRegression"  # a classifier's metrics
     evaluation = config.parse(raw).evaluation
     assert (evaluation.metric.kind, evaluation.metric.name) == ("binary", "areaUnderPR")
     assert evaluation.metric.params == {"rawPredictionCol": "raw"}
     assert [(m.kind, m.name) for m in evaluation.extra_metrics] == [
         ("multiclass", "accuracy"),
-        ("regression", "r2"),
+        ("multiclass", "f1"),
     ]
     assert evaluation.folds is None and math.isclose(evaluation.train_ratio, 0.8)
     bad = spec(

@@ -27,6 +27,7 @@ from sparktune.lifecycle.search import run_search
 from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
+from sparktune.spark.local_checks import check_feature_types, check_scorer
 from sparktune.spark.local_data import (
     MAX_COLLECT_ROWS,
     LocalData,
@@ -86,6 +87,8 @@ def tune_local(
     check_columns(data, label, features)
     frame = collect(data, max_collect_rows)
     x, y = features_and_label(frame, label, features)
+    check_feature_types(x, estimator)
+    check_scorer(metric, estimator, y)
     split = Split.of(num_folds, train_ratio)
     folds = fold_indices(len(frame), split.num_folds, seed, split.train_ratio)
     assert label is not None  # check_columns refused a missing label
