@@ -222,6 +222,7 @@ def _tune(
         seed=search.seed,
         timeout=search.timeout,
         early_stopping=search.early_stopping,
+        points_to_evaluate=search.points_to_evaluate,
         refit=spec.output.model is not None or tracking.enabled,
         train_metrics=evaluation.train_metrics,
         error_policy=search.error_policy,

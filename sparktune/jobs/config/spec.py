@@ -206,6 +206,9 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         limits = ("parallelism", "timeout", "early_stopping", "scheduler")
         yield from _given("search", search, limits, per_group)
         yield from _given(
+            "search", search, ("points_to_evaluate",), "is not taken by a per-group search"
+        )
+        yield from _given(
             "search", search, ("error_policy",), f"{per_group}; a failing group is a row"
         )
         folds_only = "does not apply per group: each group is scored by k folds (`folds`)"
