@@ -24,7 +24,6 @@ from sparktune.core.errors import ValidationError
 from sparktune.search.names import key_name
 from sparktune.search.values import python_value, same
 
-
 logger = logging.getLogger(__name__)
 
 
