@@ -110,6 +110,7 @@ def tune_local(
         estimator=_describe(estimator),
         params=tuple(resolved.params),
         scheduler=scheduler,
+        log_params=resolved.log_scaled(),
     )
     search = make_strategy(
         strategy,

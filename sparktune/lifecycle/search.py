@@ -136,6 +136,7 @@ def _conclude(
     best = best_trial(outcome, settings.larger_is_better)
     results = results_frame(outcome.trials, settings.metrics, settings.larger_is_better)
     results.attrs["parallelism"] = outcome.parallelism
+    results.attrs["log_params"] = list(settings.log_params)
     model = None
     if refit is not None:
         wrap = not raise_refit_error

@@ -94,6 +94,8 @@ def check_bounds(label: str, dist: Apply) -> None:
 
 #: hyperopt's distributions whose bounds are logs of the values drawn.
 LOG_DISTRIBUTIONS = ("loguniform", "qloguniform")
+#: hyperopt's distributions that draw on a log scale.
+LOG_SCALED = (*LOG_DISTRIBUTIONS, "lognormal", "qlognormal")
 
 
 def natural_bounds_hint(kind: str, label: str, low: float, high: float) -> str | None:
