@@ -287,3 +287,22 @@ def test_spec_estimator_with_a_string_feature_column(spark, tmp_path, capsys):
     raw["output"] = {"results": str(tmp_path / "out" / "results.csv")}
     spec_fails(capsys, tmp_path, raw, "['area']", "HistGradientBoostingRegressor", command="run")
     assert not (tmp_path / "out").exists()
+
+
+def test_per_group_string_feature_and_scorer_are_checked_before_any_task(spark, tmp_path, frame):
+    from sparktune import tune_groups
+
+    df = spark.createDataFrame(frame.assign(store=["a", "b"] * 15))
+    mark = str(tmp_path / "fits.txt")
+    common = dict(group_by=["store"], label="y", strategy="grid", max_trials=1, tracking=False)
+    with pytest.raises(ValidationError, match=r"\['city'\].*StandardScaler"):
+        tune_groups(
+            df, estimator=make_pipeline(StandardScaler(), FitMarker(mark=mark)),
+            space={"fitmarker__alpha": [1.0]}, metric="r2", **common,
+        )  # fmt: skip
+    with pytest.raises(ValidationError, match=r"'accuracy'.*FitMarker is a regressor.*'y'"):
+        tune_groups(
+            df, estimator=FitMarker(mark=mark), space={"alpha": [1.0]}, metric="accuracy",
+            features=["a", "b"], **common,
+        )  # fmt: skip
+    assert not (tmp_path / "fits.txt").exists()

@@ -50,15 +50,21 @@ def check_feature_types(x: pd.DataFrame, estimator: Any) -> None:
     strings); a first step that encodes strings (``ColumnTransformer``, ``OneHotEncoder``,
     ...) takes them.
     """
-    first = first_step(estimator)
-    cls = type(first)
-    if not cls.__module__.startswith(("sklearn.", "xgboost.")) or cls.__name__ in ENCODERS:
-        return
     strings = [
         str(c)
         for c in x.columns
         if pd.api.types.is_object_dtype(x[c]) or pd.api.types.is_string_dtype(x[c])
     ]
+    check_string_columns(strings, estimator)
+
+
+def check_string_columns(strings: list[str], estimator: Any) -> None:
+    """Fail when ``strings`` (feature columns holding strings) reach ``estimator`` and it
+    takes numbers only (see :func:`check_feature_types`)."""
+    first = first_step(estimator)
+    cls = type(first)
+    if not cls.__module__.startswith(("sklearn.", "xgboost.")) or cls.__name__ in ENCODERS:
+        return
     if strings:
         name = type(estimator).__name__
         reads = name if first is estimator else f"{name} (its first step, {cls.__name__})"
