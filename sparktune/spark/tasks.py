@@ -54,7 +54,8 @@ def stage_task(cls: type) -> str | None:
     ``xgboost.spark``, from its name (``...Classifier``, ``...Regressor``).
     """
     module, name = cls.__module__, cls.__name__
-    if module.startswith("pyspark.ml.classification") or name.endswith("Classifier"):
+    classifier = name.endswith(("Classifier", "LogisticRegression"))
+    if module.startswith("pyspark.ml.classification") or classifier:
         return CLASSIFICATION
     if module.startswith("pyspark.ml.regression") or name.endswith(("Regressor", "Regression")):
         return REGRESSION
