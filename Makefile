@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOB ?= conf/examples/diamonds_grid.yaml
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench bench-racing
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+bench-racing: $(VENV)/.installed
+	$(PY) -m bench racing
