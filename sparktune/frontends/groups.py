@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
-from pyspark.sql.types import DoubleType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import Scheduler
@@ -45,6 +45,7 @@ from sparktune.lifecycle.groups import (
 from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
+from sparktune.spark.local_checks import check_string_columns, scorer_problem
 from sparktune.spark.local_fit import ScorerFn, resolve_scorer
 from sparktune.spark.resources import resolve_sklearn_scheduler
 from sparktune.tracking import Tracking, group_store
@@ -130,6 +131,11 @@ def tune_groups(
     chosen = _check(df, keys, label, features)
     resolved = resolve_sklearn(estimator, space)  # the names and values, before any task
     scorer = resolve_scorer(metric)
+    problem = scorer_problem(metric, estimator, label)
+    if problem is not None:
+        raise ValidationError(problem)
+    text = {f.name for f in df.schema.fields if isinstance(f.dataType, StringType)}
+    check_string_columns([c for c in chosen if c in text], estimator)
     resource = None
     if scheduler is not None:
         scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 from sparktune.core.errors import ValidationError
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
-from sparktune.jobs.config.evaluation import EvaluationSpec
+from sparktune.jobs.config.evaluation import EvaluationSpec, task_problems
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
@@ -25,6 +25,7 @@ from sparktune.jobs.config.search import (
     space_problems,
 )
 from sparktune.jobs.config.section import Finding, Section, issue
+from sparktune.spark.local_checks import scorer_problem
 from sparktune.spark.resources import resolve_sklearn_scheduler
 from sparktune.tracking import Tracking
 
@@ -182,6 +183,8 @@ def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     elif isinstance(raw.get("evaluation"), dict) and "metric" not in evaluation:
         yield ("evaluation", "metric"), "missing; this key is required (e.g. metric: rmse)"
     names, classes = stage_classes(raw.get("pipeline"))
+    for loc, message in task_problems(evaluation, names, classes, data.get("label")):
+        yield ("evaluation", *loc), message
     space = search.get("space")
     for loc, message in space_problems(space, names, classes):
         yield ("search", "space", *loc), message
@@ -215,6 +218,11 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         if isinstance(keys, list) and data.get("label") in keys:
             yield ("groups", "group_by"), f"the label {data['label']!r} cannot be a group column"
     estimator = built(raw.get("estimator"))
+    scoring = evaluation.get("scoring")
+    if estimator is not None and isinstance(scoring, str):
+        problem = scorer_problem(scoring, estimator, data.get("label"))
+        if problem is not None:
+            yield ("evaluation", "scoring"), problem
     if estimator is not None:
         for loc, message in estimator_space_problems(search.get("space"), estimator):
             yield ("search", "space", *loc), message
