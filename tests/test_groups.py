@@ -116,7 +116,7 @@ def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path, monkeypatch):
 )
 def test_bad_input_is_refused_before_any_job(spark, grouped, change, message):
     args = dict(group_by="store", estimator=Ridge(), space={"alpha": [1.0]}, metric="r2",
-                label="y", tracking=False)  # fmt: skip
+                label="y", features=["x", "x2"], tracking=False)  # fmt: skip
     args.update(change)
     with pytest.raises(ValidationError) as caught:
         sparktune.tune_groups(grouped, **args)
