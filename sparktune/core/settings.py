@@ -51,12 +51,15 @@ class Split:
 
     ``kind`` is ``"kfold"`` (``num_folds`` folds, by ``fold_col`` if given),
     ``"train_ratio"`` (one seeded random split) or ``"validation_data"`` (a given DataFrame).
+    ``allow_empty_validation``: a random fold with no validation rows is warned about and
+    scored as the evaluator scores no rows (pyspark's drop-ins), instead of refused.
     """
 
     kind: str = "kfold"
     num_folds: int = DEFAULT_FOLDS
     train_ratio: float | None = None
     fold_col: str | None = None
+    allow_empty_validation: bool = False
 
     @classmethod
     def of(

@@ -190,7 +190,7 @@ def evaluate(
     check_columns(data, stages, named)
     check_not_empty(data)
     check_labels(data, [*stages, *named.values()])
-    check_folds(folds)
+    check_folds(folds, settings.split.allow_empty_validation)
     spark = data.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, settings.parallelism)
     port = port_for(spark)
@@ -204,6 +204,7 @@ def evaluate(
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
         session=port.candidate_session(),
         resource=problem.resource if problem.resource is not None else ROWS,
+        allow_empty_validation=settings.split.allow_empty_validation,
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from pyspark.sql import types as T
 
 from sparktune.core.errors import ValidationError
 from sparktune.spark.splits import Fold
+
+logger = logging.getLogger(__name__)
 
 #: Evaluator kinds, their classes and the metric names Spark accepts for each (checked
 #: client-side on Spark Connect, where the evaluator's params cannot reach a JVM).
@@ -222,17 +225,31 @@ def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
         )
 
 
-def check_folds(folds: Sequence[Fold]) -> None:
-    """Fail when a fold has no training or no validation rows (one job, before any fit)."""
+def check_folds(folds: Sequence[Fold], allow_empty_validation: bool = False) -> None:
+    """Fail when a fold has no training or no validation rows (one job, before any fit).
+
+    With ``allow_empty_validation`` (the drop-ins, as pyspark's classes go on) a fold with
+    no validation rows is logged as a warning instead.
+    """
     present = _sides_with_rows(folds)
     for fold in folds:
         for kind in ("training", "validation"):
-            if f"{kind} {fold.index}" not in present:
-                raise ValidationError(
-                    f"Fold {fold.index} has no {kind} rows: the data has too few rows for "
-                    f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
-                    "train_ratio that leaves rows on both sides, or more data."
+            if f"{kind} {fold.index}" in present:
+                continue
+            if kind == "validation" and allow_empty_validation:
+                logger.warning(
+                    "Fold %d has no validation rows (the data has too few rows for %d "
+                    "fold(s)); as in pyspark, its metric is what the evaluator gives on no "
+                    "rows. Use fewer folds or more data for a meaningful score.",
+                    fold.index,
+                    len(folds),
                 )
+                continue
+            raise ValidationError(
+                f"Fold {fold.index} has no {kind} rows: the data has too few rows for "
+                f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
+                "train_ratio that leaves rows on both sides, or more data."
+            )
 
 
 def _sides_with_rows(folds: Sequence[Fold]) -> set[str]:

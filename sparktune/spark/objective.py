@@ -68,6 +68,7 @@ class PipelineObjective:
         columns: frozenset[str] | None = None,
         session: SparkSession | None = None,
         resource: Param | str | None = None,
+        allow_empty_validation: bool = False,
     ) -> None:
         if not evaluators:
             raise ValidationError("At least one evaluator is needed to score candidates.")
@@ -82,6 +83,7 @@ class PipelineObjective:
         self.columns = columns
         self.session = session
         self.resource = resource
+        self.allow_empty_validation = allow_empty_validation
 
     @property
     def num_folds(self) -> int:
@@ -103,7 +105,7 @@ class PipelineObjective:
             entry.train, entry.validation = train, validation
             if train.count() == 0:
                 raise ValidationError(f"Fold {fold.index} has no training rows.")
-            if validation.count() == 0:
+            if validation.count() == 0 and not self.allow_empty_validation:
                 raise ValidationError(
                     f"Fold {fold.index} has no validation rows; use fewer folds or more data."
                 )
