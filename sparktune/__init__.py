@@ -1,5 +1,6 @@
 """sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
 
+from sparktune.compat.extras import PYSPARK_VERSION
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
     RefitError,
@@ -11,6 +12,7 @@ from sparktune.core.errors import (
 from sparktune.core.scheduler import ASHA, Hyperband
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.core.version import __version__
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
 from sparktune.frontends.tune import tune
@@ -33,6 +35,7 @@ __all__ = [
     "GroupModels",
     "HalvingCrossValidator",
     "Hyperband",
+    "PYSPARK_VERSION",
     "RefitError",
     "SearchFailedError",
     "SetupError",
@@ -43,10 +46,9 @@ __all__ = [
     "TrialState",
     "TuneResult",
     "ValidationError",
+    "__version__",
     "fold_indices",
     "load_group_models",
     "tune",
     "tune_groups",
 ]
-
-__version__ = "0.1.0"

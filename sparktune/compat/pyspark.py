@@ -5,15 +5,47 @@ Spark Connect runs ``pyspark.ml`` only from pyspark 4.0.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import pyspark
 from pyspark.ml.util import MLWriter
 from pyspark.sql.utils import is_remote
+from pyspark.util import inheritable_thread_target
+
+from sparktune.compat.extras import version_tuple
+from sparktune.core.errors import SetupError
+
+T = TypeVar("T")
+
+#: Whether the installed pyspark is 4.x (3.5.x otherwise: sparktune checks at import).
+PYSPARK_4 = version_tuple(pyspark.__version__) >= (4, 0)
 
 
 def is_connect() -> bool:
     """Whether this process talks to Spark through Spark Connect (``pyspark.ml`` follows it)."""
     return bool(is_remote())
+
+
+def thread_target(session: Any, target: Callable[[], T]) -> Callable[[], T]:
+    """``target`` wrapped to run on another thread with the caller's Spark thread-locals.
+
+    pyspark 4.x also makes ``session`` the thread's active session (Spark Connect deletes
+    released models through it); pyspark 3.5's form takes the function alone.
+    """
+    if PYSPARK_4:
+        return inheritable_thread_target(session)(target)
+    return inheritable_thread_target(target)
+
+
+def check_connect(session: Any) -> None:
+    """Refuse a Spark Connect session on pyspark 3.5, where ``pyspark.ml`` cannot run on it."""
+    if not PYSPARK_4 and type(session).__module__.startswith("pyspark.sql.connect"):
+        raise SetupError(
+            f"sparktune on Spark Connect needs Spark 4 (pyspark.ml runs on Connect from "
+            f"pyspark 4.0); this is pyspark {pyspark.__version__}. Use a classic session "
+            "(SparkSession.builder.master(...)) or a Spark 4 runtime."
+        )
 
 
 def validator_writer(instance: Any, classic: MLWriter) -> MLWriter:
@@ -44,3 +76,63 @@ def load_validator(path: str, session: Any, cls: type) -> Any:
     instance = instance._resetUid(metadata["uid"])
     DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=["estimatorParamMaps"])
     return instance
+
+
+def release_remote_model(model: Any) -> None:
+    """Free one fitted model's copy in a Spark Connect server's model cache now.
+
+    Nothing happens for a model fitted on a classic session, or on pyspark 3.5 (no
+    ``pyspark.ml`` on Connect there). The model is unusable afterwards.
+    """
+    try:
+        from pyspark.ml.util import RemoteModelRef
+    except ImportError:
+        return
+    ref = getattr(model, "_java_obj", None)
+    if isinstance(ref, RemoteModelRef):
+        model._java_obj = None  # its __del__ then finds nothing left to release
+        ref.release_ref()
+
+
+def cached_relation_frame(df: Any, session: Any) -> Any:
+    """A DataFrame of ``session`` whose plan is just ``df``'s cached relation, or None.
+
+    None where the relation cannot be reached: ``df`` not cached, or Spark Connect. The JVM
+    class that builds a DataFrame from a plan is ``org.apache.spark.sql.classic.Dataset``
+    from Spark 4 (the split of classic and Connect) and ``org.apache.spark.sql.Dataset`` in
+    3.5.
+    """
+    from py4j.protocol import Py4JError
+    from pyspark.sql import DataFrame
+
+    spark = df.sparkSession
+    try:
+        cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(df._jdf)
+        if not cached.isDefined():
+            return None
+        relation = cached.get().cachedRepresentation()
+        sql = spark._jvm.org.apache.spark.sql
+        dataset = sql.classic.Dataset if PYSPARK_4 else sql.Dataset
+        jdf = dataset.ofRows(session._jsparkSession, relation)
+    except (AttributeError, Py4JError):
+        return None
+    return DataFrame(jdf, session)
+
+
+def cached_size(df: Any) -> int:
+    """Bytes a persisted, materialized DataFrame takes by Spark's statistics (0 on Connect)."""
+    try:
+        stats = df._jdf.queryExecution().optimizedPlan().stats()
+    except AttributeError:
+        return 0
+    return int(str(stats.sizeInBytes()))
+
+
+def storage_memory(spark: Any) -> int:
+    """The storage memory (bytes) the driver and executors of a classic session report."""
+    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
+    values = status.values().iterator()
+    total = 0
+    while values.hasNext():
+        total += int(values.next()._1())
+    return total

@@ -65,7 +65,7 @@ def tune(
     refit: bool = True,
     train_metrics: bool = True,
     error_policy: ErrorPolicy | str = "continue",
-    tracking: bool | str | Tracking = True,
+    tracking: bool | str | Tracking | None = None,
     experiment: str | None = None,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
@@ -100,7 +100,8 @@ def tune(
     - ``error_policy``: ``"continue"`` records a failing trial (its error in ``results``) and
       goes on; ``"raise"`` stops and raises;
     - ``train_metrics`` also scores each trial on its training folds;
-    - ``tracking``/``experiment``: MLflow tracking of the search (``sparktune.tracking.tracker``);
+    - ``tracking``/``experiment``: MLflow tracking of the search (``sparktune.tracking.tracker``;
+      by default on when MLflow is installed, ``True`` requires it, ``False`` turns it off);
     - ``progress`` shows a progress bar; ``callbacks`` receive the engine's hooks;
       ``cache_budget`` bounds the bytes of cached featurized folds;
     - ``checkpoint``: a JSON file rewritten after every finished trial

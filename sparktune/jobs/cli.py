@@ -5,6 +5,7 @@
     sparktune validate SPEC [--set ...]
     sparktune schema
     sparktune results RUN_ID [--tracking-uri URI]
+    sparktune --version
 
 A mistake in the spec (or any input sparktune checks) is printed as one line per problem,
 without a traceback, and the command exits with status 2; a failed job exits with 1.
@@ -17,13 +18,16 @@ import json
 import logging
 import math
 import os
+import platform
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import pyspark
 
 from sparktune.core.errors import SparktuneError, ValidationError
+from sparktune.core.version import __version__
 from sparktune.jobs import config
 
 #: Rows of the results table printed after a run (the CSV and MLflow hold all of them).
@@ -35,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="sparktune", description="Tune Spark ML pipelines described by YAML job specs."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log sparktune's progress")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__} (pyspark {pyspark.__version__}, "
+        f"Python {platform.python_version()})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def spec_command(name: str, text: str) -> argparse.ArgumentParser:

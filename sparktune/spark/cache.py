@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from py4j.protocol import Py4JError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+
+from sparktune.compat.pyspark import cached_relation_frame, storage_memory
+from sparktune.compat.pyspark import cached_size as compat_cached_size
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +34,11 @@ def lineage_free(df: DataFrame, session: SparkSession | None = None) -> DataFram
     (a session sharing ``df``'s context; default: ``df``'s own). ``df`` itself is returned
     where the cached relation cannot be reached (e.g. Spark Connect).
     """
-    spark = df.sparkSession
-    target = session or spark
-    try:
-        cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(df._jdf)
-        if not cached.isDefined():
-            return df
-        relation = cached.get().cachedRepresentation()
-        jvm = spark._jvm
-        jdf = jvm.org.apache.spark.sql.classic.Dataset.ofRows(target._jsparkSession, relation)
-    except (AttributeError, Py4JError):
+    frame = cached_relation_frame(df, session or df.sparkSession)
+    if frame is None:
         logger.debug("cannot reach the cached relation; querying the persisted DataFrame")
         return df
-    return DataFrame(jdf, target)
+    return frame
 
 
 def cached_size(df: DataFrame) -> int:
@@ -53,11 +47,7 @@ def cached_size(df: DataFrame) -> int:
     0 where the statistics cannot be reached (Spark Connect): such entries never count
     toward the budget, and the cache keeps them until the search ends.
     """
-    try:
-        stats = df._jdf.queryExecution().optimizedPlan().stats()
-    except AttributeError:
-        return 0
-    return int(str(stats.sizeInBytes()))
+    return compat_cached_size(df)
 
 
 @dataclass
@@ -173,9 +163,4 @@ class FoldCache:
 
 def default_cache_budget(spark: SparkSession) -> int:
     """Half of the storage memory Spark reports across the driver and executors."""
-    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
-    values = status.values().iterator()
-    total = 0
-    while values.hasNext():
-        total += int(values.next()._1())
-    return max(total // 2, 64 * 2**20)
+    return max(storage_memory(spark) // 2, 64 * 2**20)

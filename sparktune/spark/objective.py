@@ -10,9 +10,9 @@ from typing import Any
 from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param
-from pyspark.ml.util import RemoteModelRef
 from pyspark.sql import DataFrame, SparkSession
 
+from sparktune.compat.pyspark import release_remote_model
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.cache import Entry, FoldCache, lineage_free
@@ -162,10 +162,7 @@ def release(model: Any) -> None:
         for stage in model.stages:
             release(stage)
         return
-    ref = getattr(model, "_java_obj", None)
-    if isinstance(ref, RemoteModelRef):
-        model._java_obj = None  # its __del__ then finds nothing left to release
-        ref.release_ref()
+    release_remote_model(model)
 
 
 def model_info(model: Any) -> dict[str, Any]:

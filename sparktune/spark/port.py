@@ -6,7 +6,7 @@ byte budget, and the callback that releases data left by interrupted fits; each 
 differs between the two kinds of session, and nothing else in sparktune branches on it.
 
 - :class:`ClassicPort`: Spark's thread-local job tags (``SparkContext.addJobTag``) carried
-  to pool threads by ``inheritable_thread_target``, cancel with ``cancelJobsWithTag``;
+  to pool threads by ``thread_target``, cancel with ``cancelJobsWithTag``;
   candidates fit in the interpreted clone of the session.
 - :class:`ConnectPort`: session tags (``SparkSession.addTag``, thread-local: each fold task
   adds its trial's tags on its pool thread and removes them when it ends, since pool
@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pyspark.sql import SparkSession
-from pyspark.util import inheritable_thread_target
 
+from sparktune.compat.pyspark import check_connect, thread_target
 from sparktune.core.callbacks import Callback
 from sparktune.spark.cache import default_cache_budget
 from sparktune.spark.cleanup import ReleaseLeftovers
@@ -64,7 +64,7 @@ class ClassicPort:
             sc.setJobDescription(description)
             return task()
 
-        return inheritable_thread_target(self.spark)(tagged)
+        return thread_target(self.spark, tagged)
 
     def cancel(self, tag: str) -> None:
         """Cancel the running and queued Spark jobs carrying ``tag``."""
@@ -101,7 +101,7 @@ class ConnectPort:
     ) -> Callable[[], T]:
         """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends.
 
-        ``inheritable_thread_target`` makes the session the pool thread's active one (and
+        ``thread_target`` makes the session the pool thread's active one (and
         carries the caller's own tags there): a released model is deleted from the server
         through the thread's active session, and without one the delete is silently skipped
         (the server's model cache would fill). Connect has no job descriptions: the tags
@@ -118,7 +118,7 @@ class ConnectPort:
                 for tag in tags:
                     spark.removeTag(tag)
 
-        return inheritable_thread_target(spark)(tagged)
+        return thread_target(spark, tagged)
 
     def cancel(self, tag: str) -> None:
         """Interrupt the operations carrying ``tag`` on the server."""
@@ -161,5 +161,6 @@ class ConnectPort:
 
 
 def port_for(spark: Any) -> ClassicPort | ConnectPort:
-    """The port of ``spark``'s kind of session."""
+    """The port of ``spark``'s kind of session (Connect needs pyspark 4)."""
+    check_connect(spark)
     return ConnectPort(spark) if is_connect(spark) else ClassicPort(spark)
