@@ -11,6 +11,8 @@ from dropins import (
     check_validator_round_trip,
 )
 
+pytestmark = pytest.mark.compat
+
 NAMES = ["CrossValidator", "TrainValidationSplit", "HalvingCrossValidator"]
 
 

@@ -58,16 +58,20 @@ def version_tuple(version: str) -> tuple[int, int]:
     return int(numbers[0]), int(numbers[1]) if len(numbers) > 1 else 0
 
 
-def check_pyspark() -> str:
-    """pyspark's version, after checking it is installed and in :data:`SUPPORTED_PYSPARK`."""
-    pyspark = require("pyspark", "sparktune")
-    version = str(pyspark.__version__)
+def check_pyspark_version(version: str) -> None:
+    """Raise :class:`SetupError` unless pyspark ``version`` is in :data:`SUPPORTED_PYSPARK`."""
     low, high = SUPPORTED_PYSPARK
     if not low <= version_tuple(version) < high:
         raise SetupError(
             f"sparktune supports pyspark 3.5.x and 4.x, but pyspark {version} is installed. "
             "Use a Spark runtime with pyspark 3.5 or 4.x, or pip install 'sparktune[spark]'."
         )
+
+
+def check_pyspark() -> str:
+    """pyspark's version, after checking it is installed and supported."""
+    version = str(require("pyspark", "sparktune").__version__)
+    check_pyspark_version(version)
     return version
 
 
