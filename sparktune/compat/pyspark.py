@@ -64,11 +64,14 @@ def load_validator(path: str, session: Any, cls: type) -> Any:
     """Load a validator saved by pyspark's Python writer at ``path`` as an instance of ``cls``.
 
     pyspark decodes saved param maps as Python-written only for classes under
-    ``pyspark.ml.``, so the metadata's class is read as one of those.
+    ``pyspark.ml.``, so the metadata's class is read as one of those. pyspark 3.5's readers
+    take the SparkContext, 4.x's the session.
     """
     from pyspark.ml.tuning import _ValidatorSharedReadWrite
     from pyspark.ml.util import DefaultParamsReader
 
+    if not PYSPARK_4:
+        session = session.sparkContext
     metadata = DefaultParamsReader.loadMetadata(path, session)
     as_python = {**metadata, "class": f"pyspark.ml.{metadata['class']}"}
     metadata, estimator, evaluator, epm = _ValidatorSharedReadWrite.load(path, session, as_python)
