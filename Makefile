@@ -14,7 +14,7 @@ LOWEST := requirements/lowest.txt
 COMPAT_TESTS := tests/test_dropins.py tests/test_install.py tests/test_compat.py \
 	tests/test_tune.py tests/test_local.py tests/test_tracking.py tests/test_resume.py
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench bench-racing
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,6 @@ test: $(VENV)/.installed $(COMPAT)/.installed $(CORE)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+bench-racing: $(VENV)/.installed
+	$(PY) -m bench racing

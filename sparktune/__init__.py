@@ -3,18 +3,20 @@
 from sparktune.compat.extras import PYSPARK_VERSION
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
+    CheckpointError,
     RefitError,
     SearchFailedError,
     SetupError,
     SparktuneError,
     ValidationError,
 )
-from sparktune.core.scheduler import ASHA, Hyperband
+from sparktune.core.schedulers import ASHA, Hyperband, MedianStopping, Racing
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.core.version import __version__
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
+from sparktune.frontends.racing import RacingCrossValidator
 from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
@@ -29,13 +31,17 @@ __all__ = [
     "ASHA",
     "Callback",
     "Candidate",
+    "CheckpointError",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
     "GroupModels",
     "HalvingCrossValidator",
     "Hyperband",
+    "MedianStopping",
     "PYSPARK_VERSION",
+    "Racing",
+    "RacingCrossValidator",
     "RefitError",
     "SearchFailedError",
     "SetupError",
