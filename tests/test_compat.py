@@ -149,3 +149,81 @@ def test_validator_round_trip_and_model_release(spark, tmp_path):
     assert loaded.uid == cv.uid and loaded.getNumFolds() == 2
     assert [m[lr.regParam] for m in loaded.getEstimatorParamMaps()] == [0.1]
     compat.release_remote_model(lr)  # a classic stage: nothing to release, nothing raised
+
+
+def test_session_shims(spark):
+    assert compat.default_session() is spark
+    assert compat.is_local_master(spark)
+    assert compat.concurrent_task_slots(spark) == 2  # the test session is local[2]
+    assert compat.conf_seconds(spark, "spark.sparktune.test.unset", "2min") == 120.0
+    clone = compat.clone_session(spark, {"spark.sql.codegen.factoryMode": "NO_CODEGEN"})
+    assert clone is not None and clone is not spark
+    assert clone.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+    assert spark.conf.get("spark.sql.codegen.factoryMode", None) != "NO_CODEGEN"
+    assert compat.default_session() is spark  # the clone did not become the default
+    rdd = spark.sparkContext.parallelize(range(10)).persist()
+    try:
+        rdd.count()
+        assert rdd.id() in compat.persisted_rdds(spark)
+    finally:
+        rdd.unpersist()
+    assert rdd.id() not in compat.persisted_rdds(spark)
+
+
+def test_java_stage_shims(spark):
+    good = BinaryClassificationEvaluator()
+    assert not compat.is_remote_stage(good)
+    compat.push_params_to_jvm(good)
+    with pytest.raises(Exception, match="nonsense"):
+        compat.push_params_to_jvm(BinaryClassificationEvaluator(metricName="nonsense"))
+    assert not compat.is_remote_model(LogisticRegression())
+
+
+def test_hyperopt_tpe_defaults_are_suggests():
+    import inspect
+
+    from hyperopt import tpe
+
+    from sparktune.compat import hyperopt as compat_hyperopt
+
+    defaults = inspect.signature(tpe.suggest).parameters
+    assert defaults["gamma"].default == compat_hyperopt.TPE_GAMMA
+    assert defaults["n_EI_candidates"].default == compat_hyperopt.TPE_EI_CANDIDATES
+    assert defaults["prior_weight"].default == compat_hyperopt.TPE_PRIOR_WEIGHT
+
+
+def test_sklearn_constraints():
+    from sklearn.linear_model import Ridge
+
+    from sparktune.compat import sklearn as compat_sklearn
+
+    assert "alpha" in compat_sklearn.parameter_constraints(Ridge())
+    assert compat_sklearn.validate_params(Ridge(alpha=1.0)) is True
+    with pytest.raises(ValueError, match="alpha"):
+        compat_sklearn.validate_params(Ridge(alpha=-1.0))
+    assert compat_sklearn.validate_params(object()) is False
+    assert compat_sklearn.parameter_constraints(object()) == {}
+
+
+def test_xgboost_mirrored_class():
+    from xgboost import XGBRegressor
+    from xgboost.spark import SparkXGBRegressor
+
+    from sparktune.compat import xgboost as compat_xgboost
+
+    assert compat_xgboost.mirrored_sklearn_class(SparkXGBRegressor()) is XGBRegressor
+    assert compat_xgboost.mirrored_sklearn_class(LogisticRegression()) is None
+
+
+def test_mlflow_record_logged_model(tmp_path):
+    from mlflow import MlflowClient
+    from mlflow.models import Model
+
+    from sparktune.compat import mlflow as compat_mlflow
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("compat"))
+    model = Model(artifact_path="model", run_id=run.info.run_id)
+    compat_mlflow.record_logged_model(client, run.info.run_id, model)
+    tags = client.get_run(run.info.run_id).data.tags
+    assert "model" in tags.get("mlflow.log-model.history", "")

@@ -139,3 +139,86 @@ def storage_memory(spark: Any) -> int:
     while values.hasNext():
         total += int(values.next()._1())
     return total
+
+
+def persisted_rdds(spark: Any) -> dict[int, Any]:
+    """RDD id -> the JVM RDD, for every RDD a classic session's context holds persisted."""
+    held = spark.sparkContext._jsc.getPersistentRDDs()
+    return {int(rdd_id): held[rdd_id] for rdd_id in held.keys()}
+
+
+def is_local_master(spark: Any) -> bool:
+    """Whether a classic session's context runs in local mode (``local[N]``)."""
+    return bool(spark.sparkContext._jsc.sc().isLocal())
+
+
+def concurrent_task_slots(spark: Any) -> int:
+    """The task slots Spark's barrier check compares a barrier stage against, right now."""
+    sc = spark.sparkContext._jsc.sc()
+    profile = sc.resourceProfileManager().resourceProfileFromId(0)
+    return int(sc.maxNumConcurrentTasks(profile))
+
+
+def conf_seconds(spark: Any, key: str, default: str) -> float:
+    """A time setting of a classic session's context in seconds (``"30s"``, ``"2min"``...)."""
+    return float(spark.sparkContext._jsc.sc().conf().getTimeAsSeconds(key, default))
+
+
+def default_session() -> Any:
+    """The process's default classic session while its context runs (None otherwise), even
+    when it is not active on this thread."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._instantiatedSession
+    if session is None or getattr(session, "_sc", None) is None or session._sc._jsc is None:
+        return None
+    return session
+
+
+def clone_session(spark: Any, conf: dict[str, str]) -> Any:
+    """A clone of a classic ``spark`` (same context, cache and settings) with ``conf`` set,
+    ``spark`` staying the process's default and active session; None where it cannot be
+    cloned (Spark Connect) or where the session already sets a key of ``conf``.
+    """
+    from py4j.protocol import Py4JError
+    from pyspark.sql import SparkSession
+
+    try:
+        jsession = spark._jsparkSession
+        if any(jsession.conf().contains(key) for key in conf):
+            return None
+        clone = SparkSession(spark.sparkContext, jsession.cloneSession())
+    except (AttributeError, Py4JError):
+        return None
+    if SparkSession._instantiatedSession is clone:  # pyspark made the clone its default
+        SparkSession._instantiatedSession = SparkSession._activeSession = spark
+        if PYSPARK_4:
+            jvm_class = SparkSession._get_j_spark_session_class(spark._jvm)
+        else:
+            jvm_class = spark._jvm.SparkSession
+        jvm_class.setDefaultSession(jsession)
+        jvm_class.setActiveSession(jsession)
+    for key, value in conf.items():
+        clone.conf.set(key, value)
+    return clone
+
+
+def is_remote_model(stage: Any) -> bool:
+    """Whether ``stage`` (a fitted model) lives on a Spark Connect server."""
+    try:
+        from pyspark.ml.util import RemoteModelRef
+    except ImportError:  # pyspark 3.5: no pyspark.ml on Connect
+        return False
+    return isinstance(getattr(stage, "_java_obj", None), RemoteModelRef)
+
+
+def is_remote_stage(stage: Any) -> bool:
+    """Whether a ``pyspark.ml`` Java stage or evaluator is only named here and lives on a
+    Spark Connect server (its JVM object is a class name, not a py4j handle)."""
+    return isinstance(getattr(stage, "_java_obj", None), str)
+
+
+def push_params_to_jvm(stage: Any) -> None:
+    """Set a classic Java stage's (or evaluator's) Python params on its JVM object, so the
+    JVM checks them now (e.g. an unknown metricName) rather than at the first job."""
+    stage._transfer_params_to_java()

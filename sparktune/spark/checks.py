@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from sparktune.compat.pyspark import is_remote_stage, push_params_to_jvm
 from sparktune.core.errors import ValidationError
 from sparktune.spark.splits import Fold
 
@@ -59,11 +60,11 @@ def check_evaluator(evaluator: Evaluator) -> None:
         raise ValidationError(
             f"evaluator must be a pyspark.ml.evaluation.Evaluator, got {type(evaluator)!r}."
         )
-    if isinstance(evaluator, JavaEvaluator) and isinstance(evaluator._java_obj, str):
+    if isinstance(evaluator, JavaEvaluator) and is_remote_stage(evaluator):
         _check_metric_name(evaluator)  # Spark Connect: the evaluator lives on the server
     elif isinstance(evaluator, JavaEvaluator):
         try:
-            evaluator._transfer_params_to_java()
+            push_params_to_jvm(evaluator)
         except (IllegalArgumentException, Py4JJavaError) as exc:
             doc = evaluator.getParam("metricName").doc if evaluator.hasParam("metricName") else ""
             metric = (
