@@ -35,7 +35,7 @@ $(CORE)/.installed: pyproject.toml $(LOWEST)
 	$(PYTHON) -m venv $(CORE)
 	$(CORE)/bin/python -m pip install --quiet --upgrade pip
 	$(CORE)/bin/python -m pip install --quiet -c $(LOWEST) pyspark pyarrow
-	$(CORE)/bin/python -m pip install --quiet -e . pytest
+	$(CORE)/bin/python -m pip install --quiet -c $(LOWEST) -e . pytest
 	touch $@
 
 run: $(VENV)/.installed

@@ -49,7 +49,8 @@ def floors() -> dict[str, str]:
 
 def pins() -> dict[str, str]:
     lines = [line.split("#")[0].strip() for line in LOWEST.read_text().splitlines()]
-    return {name.lower(): version for name, version in (line.split("==") for line in lines if line)}
+    pairs = (line.split("==") for line in lines if "==" in line)
+    return {name.lower(): version for name, version in pairs}
 
 
 def test_version_comes_from_the_package_metadata():
