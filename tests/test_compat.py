@@ -203,6 +203,8 @@ def test_sklearn_constraints():
         compat_sklearn.validate_params(Ridge(alpha=-1.0))
     assert compat_sklearn.validate_params(object()) is False
     assert compat_sklearn.parameter_constraints(object()) == {}
+    assert compat_sklearn.scorer_function("r2").__name__ == "r2_score"
+    assert compat_sklearn.scorer_function("no_such_scorer") is None
 
 
 def test_xgboost_mirrored_class():

@@ -26,3 +26,14 @@ def validate_params(estimator: Any) -> bool:
         return False
     validate()
     return True
+
+
+def scorer_function(name: str) -> Any:
+    """The metric function behind scikit-learn's scorer ``name`` (e.g. ``mean_squared_error``
+    for ``"neg_root_mean_squared_error"``), or None for an unknown name."""
+    from sklearn.metrics import get_scorer
+
+    try:
+        return get_scorer(name)._score_func
+    except (ValueError, AttributeError):
+        return None
