@@ -22,6 +22,7 @@ from typing import Any
 
 from sparktune.core.callbacks import Callback, Objective, Strategy
 from sparktune.core.errors import SearchFailedError, describe_error
+from sparktune.core.pool import OrderedPool
 from sparktune.core.port import SessionPort
 from sparktune.core.scheduler import ASHA, Ladder
 from sparktune.core.settings import ErrorPolicy
@@ -123,7 +124,7 @@ class Engine:
             stopper.start(started)
         timing = min(stoppers, key=lambda s: s.deadline(), default=None)
         deadline = timing.deadline() if timing is not None else math.inf
-        pool = cf.ThreadPoolExecutor(self.parallelism, thread_name_prefix="sparktune")
+        pool = OrderedPool(self.parallelism, "sparktune", self._order)
         running: dict[int, _Running] = {}
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
@@ -138,7 +139,7 @@ class Engine:
         try:
             exhausted = False
             while True:
-                while len(running) < self.parallelism:
+                while len(running) < self._in_flight():
                     promoted = self._ladder.promotion({n: t.rung for n, t in self._paused.items()})
                     if promoted is not None:
                         running[promoted] = self._promote(pool, promoted)
@@ -185,6 +186,24 @@ class Engine:
         outcome = Outcome(tuple(self.trials), reason, time.time() - started, self.parallelism)
         self._check_any_succeeded()
         return outcome
+
+    def _window(self) -> int | None:
+        """The objective's fold-major window (``fold_major_window``), if it asks for one now.
+
+        An objective whose folds cannot all stay cached asks for its tasks fold-major: up to
+        that many trials in flight, the queued task of the lowest fold (then trial) first,
+        so that a fold serves every trial in flight before the next one is needed.
+        """
+        window = getattr(self.objective, "fold_major_window", None)
+        return window if isinstance(window, int) and window > 0 else None
+
+    def _in_flight(self) -> int:
+        """How many trials may run at once: ``parallelism``, or the fold-major window."""
+        return max(self.parallelism, self._window() or 0)
+
+    def _order(self, key: tuple[int, ...], sequence: int) -> tuple[int, ...]:
+        """Which queued fold task runs next: first queued, or lowest (fold, trial) fold-major."""
+        return (*key, sequence) if self._window() else (sequence,)
 
     def trial_tag(self, number: int) -> str:
         """The job tag carried by every job of trial ``number``."""
@@ -235,7 +254,7 @@ class Engine:
 
     def _submit(
         self,
-        pool: cf.ThreadPoolExecutor,
+        pool: OrderedPool,
         number: int,
         candidate: Candidate,
         rung: int = 0,
@@ -251,7 +270,7 @@ class Engine:
             description = f"sparktune trial {number} fold {fold}"
             if budget is not None:
                 description += f" rung {rung} ({budget:g})"
-            futures.append(pool.submit(self.port.in_thread(task, tags, description)))
+            futures.append(pool.submit(self.port.in_thread(task, tags, description), (fold, number)))
         if earlier is None:
             self._notify("on_trial_start", number, candidate)
             return _Running(number, candidate, futures, rung=rung, budget=budget)
@@ -259,7 +278,7 @@ class Engine:
             number, candidate, futures, earlier.started, rung, budget, tuple(earlier.rungs)
         )
 
-    def _promote(self, pool: cf.ThreadPoolExecutor, number: int) -> _Running:
+    def _promote(self, pool: OrderedPool, number: int) -> _Running:
         """Run paused trial ``number`` on its next rung (the checkpoint learns it first)."""
         trial = replace(self._paused.pop(number), promoted=True)
         self._notify("on_trial_update", trial)
