@@ -270,7 +270,8 @@ class Engine:
             description = f"sparktune trial {number} fold {fold}"
             if budget is not None:
                 description += f" rung {rung} ({budget:g})"
-            futures.append(pool.submit(self.port.in_thread(task, tags, description), (fold, number)))
+            wrapped = self.port.in_thread(task, tags, description)
+            futures.append(pool.submit(wrapped, (fold, number)))
         if earlier is None:
             self._notify("on_trial_start", number, candidate)
             return _Running(number, candidate, futures, rung=rung, budget=budget)
