@@ -132,7 +132,7 @@ def cell(scale: int, memory: str, with_pyspark: bool = True) -> dict[str, Any]:
     )
     data = spark.read.parquet(write_data(spark, scale))
     rows = data.count()
-    warm_up(data)
+    warm_up(data.sample(fraction=1 / scale, seed=1))  # warm the JVM on about x1 data
     storage = jvm_status.storage_memory(spark)
     print(
         f"diamonds x{scale} ({rows} rows, parquet, uncached), driver memory {memory} "
