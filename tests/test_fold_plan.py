@@ -134,15 +134,13 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("ending", ["success", "failure", "cancel"])
+@pytest.mark.parametrize("ending", ["failure", "cancel"])  # success: the test above
 def test_nothing_stays_persisted_under_a_small_budget(spark, diamonds, ending):
     before = persisted(spark)
-    values = (0.0, -1.0, 1.0) if ending == "failure" else (0.0, 1.0, 2.0)
+    values = (0.0, -1.0) if ending == "failure" else (0.0, 1.0)
     cv = sparktune.CrossValidator(**search(spark, values))
     cv.cache_budget = 1
-    if ending == "success":
-        cv.fit(diamonds)
-    elif ending == "failure":
+    if ending == "failure":
         cv.setErrorPolicy("raise")
         with pytest.raises(Exception, match="regParam"):
             cv.fit(diamonds)

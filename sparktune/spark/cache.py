@@ -105,6 +105,7 @@ class FoldCache:
         self.plan: FoldPlan | None = None
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._building: set[Hashable] = set()
+        self._on_disk: set[int] = set()  # ids of the frames persisted DISK_ONLY
         self._cond = threading.Condition()
         self.evictions = 0
         self.builds = 0
@@ -120,7 +121,12 @@ class FoldCache:
     def persist(self, df: DataFrame) -> DataFrame:
         """Persist ``df`` for an entry being built: at the cache's storage level, or
         ``DISK_ONLY`` once the memory budget is used up."""
-        return df.persist(StorageLevel.DISK_ONLY if self._memory_full() else self.storage_level)
+        if not self._memory_full():
+            return df.persist(self.storage_level)
+        persisted = df.persist(StorageLevel.DISK_ONLY)
+        with self._cond:
+            self._on_disk.add(id(persisted))
+        return persisted
 
     @contextmanager
     def use(self, key: Hashable, build: Callable[[], Entry]) -> Iterator[Entry]:
@@ -148,9 +154,10 @@ class FoldCache:
         try:
             entry = build()
             entry.size = sum(cached_size(f) for f in entry.frames)
-            entry.on_disk = bool(entry.frames) and not any(
-                f.storageLevel.useMemory for f in entry.frames
-            )
+            with self._cond:
+                entry.on_disk = bool(entry.frames) and all(
+                    id(f) in self._on_disk for f in entry.frames
+                )
         except BaseException as exc:
             entry = Entry(None, None, None, error=exc)  # type: ignore[arg-type]
             with self._cond:
