@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOB ?= conf/examples/diamonds_grid.yaml
 
-.PHONY: run test lint bench bench-large
+.PHONY: run test lint bench bench-racing bench-large
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench: $(VENV)/.installed
 SCALES ?= 16 64
 bench-large: $(VENV)/.installed
 	$(PY) -m bench.bench_large --scales $(SCALES)
+
+bench-racing: $(VENV)/.installed
+	$(PY) -m bench racing

@@ -20,10 +20,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.engine import Engine, Outcome
-from sparktune.core.errors import SearchFailedError
+from sparktune.core.errors import CheckpointError, SearchFailedError
 from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.local import LocalProblem
@@ -111,10 +111,16 @@ def run_search(
         desc = f"sparktune {settings.strategy}"
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
-    if isinstance(problem, LocalProblem):
-        outcome = problem.evaluate(settings, strategy, hooks, resumed)
-    else:
-        outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    try:
+        if isinstance(problem, LocalProblem):
+            outcome = problem.evaluate(settings, strategy, hooks, resumed)
+        else:
+            outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    except CheckpointError as exc:  # keep the trials, as a table, on the error
+        exc.results = results_frame(exc.trials, settings.metrics, settings.larger_is_better)
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
     try:
         return _conclude(settings, outcome, refit, tracker, raise_refit_error)
     except BaseException as exc:  # the parent run never stays open (a no-op once closed)

@@ -11,7 +11,7 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA, ROWS, Hyperband
+from sparktune.core.schedulers import ASHA, ROWS, Hyperband
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
@@ -25,7 +25,7 @@ from sparktune.spark.resources import ITERATIONS
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
 #: The schedulers ``search.scheduler.type`` names.
-SCHEDULERS: dict[str, type[ASHA]] = {"asha": ASHA, "hyperband": Hyperband}
+SCHEDULERS: dict[str, type[ASHA] | type[Hyperband]] = {"asha": ASHA, "hyperband": Hyperband}
 #: A budget or factor of a scheduler (its range is the scheduler's to check).
 Amount = Annotated[Number, expect("a number")]
 
@@ -171,7 +171,7 @@ class SchedulerSpec(Section):
             raise issue(str(exc)) from None
         return self
 
-    def build(self) -> ASHA:
+    def build(self) -> ASHA | Hyperband:
         """The scheduler :func:`sparktune.tune` takes."""
         return SCHEDULERS[self.type](
             self.resource, self.min_resource, self.max_resource, self.reduction_factor
