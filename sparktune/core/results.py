@@ -25,7 +25,7 @@ def results_frame(
 ) -> pd.DataFrame:
     """Build the table: params, then per metric ``mean_/std_/split{k}_`` on ``val`` and ``train``.
 
-    ``rank`` orders complete trials by the primary (first) metric, 1 = best; failed and
+    ``rank`` (integers) orders complete trials by the primary (first) metric, 1 = best; failed and
     cancelled trials keep NaN metrics and their error. Under a scheduler, ``rung`` and
     ``resource`` say where a trial stopped (its metrics are those of that rung, or of the
     folds it ran), ``rung{k}_resource`` / ``rung{k}_val_<primary>`` the budget (or folds
@@ -67,9 +67,8 @@ def results_frame(
     primary = f"mean_val_{metrics[0]}"
     if primary in frame:
         complete = frame["state"] == TrialState.COMPLETE.value
-        frame["rank"] = (
-            frame[primary].where(complete).rank(ascending=not larger_is_better, method="min")
-        )
+        ranks = frame[primary].where(complete).rank(ascending=not larger_is_better, method="min")
+        frame["rank"] = ranks.astype("Int64")  # whole numbers; <NA> for unranked trials
     return frame
 
 

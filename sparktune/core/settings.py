@@ -115,7 +115,7 @@ class SearchSettings:
 
     ``metrics`` are the evaluators' names, the primary (optimized) one first; ``space`` and
     ``estimator`` are one-line descriptions for people; ``params`` are the readable names of
-    every param the space can set.
+    every param the space can set, ``log_params`` those drawn on a log scale.
     """
 
     entry_point: str
@@ -135,6 +135,8 @@ class SearchSettings:
     estimator: str = ""
     params: tuple[str, ...] = ()
     scheduler: Scheduler | None = None
+    #: Params drawn from a log distribution (``hp.loguniform`` ...): plotted on a log axis.
+    log_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check every limit once, before any Spark job (the stoppers repeat no check)."""

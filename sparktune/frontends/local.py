@@ -27,6 +27,7 @@ from sparktune.lifecycle.search import run_search
 from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
+from sparktune.spark.local_checks import check_feature_types, check_scorer
 from sparktune.spark.local_data import (
     MAX_COLLECT_ROWS,
     LocalData,
@@ -87,6 +88,8 @@ def tune_local(
     split = fold_split(Split.of(num_folds, train_ratio), scheduler)
     frame = collect(data, max_collect_rows)
     x, y = features_and_label(frame, label, features)
+    check_feature_types(x, estimator)
+    check_scorer(metric, estimator, y)
     folds = fold_indices(len(frame), split.num_folds, seed, split.train_ratio, split.num_repeats)
     assert label is not None  # check_columns refused a missing label
     local = LocalData(frame[[*x.columns, label]], x, y, label, tuple(folds))
@@ -107,6 +110,7 @@ def tune_local(
         estimator=_describe(estimator),
         params=tuple(resolved.params),
         scheduler=scheduler,
+        log_params=resolved.log_scaled(),
     )
     search = make_strategy(
         strategy,

@@ -149,6 +149,7 @@ def tune(
         estimator=describe_estimator(estimator),
         params=tuple(resolved.params),
         scheduler=scheduler,
+        log_params=resolved.log_scaled(),
     )
     options = resolve_tracking(tracking, experiment)
     search = make_strategy(

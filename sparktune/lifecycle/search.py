@@ -37,9 +37,11 @@ from sparktune.spark.checks import (
     check_folds,
     check_labels,
     check_not_empty,
+    output_columns,
 )
 from sparktune.spark.objective import PipelineObjective, name_evaluators
 from sparktune.spark.port import ClassicPort, ConnectPort, port_for
+from sparktune.spark.tasks import check_task
 from sparktune.tracking import MlflowTracker, Tracking
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ def _conclude(
     best = best_trial(outcome, settings.larger_is_better)
     results = results_frame(outcome.trials, settings.metrics, settings.larger_is_better)
     results.attrs["parallelism"] = outcome.parallelism
+    results.attrs["log_params"] = list(settings.log_params)
     model = None
     if refit is not None:
         wrap = not raise_refit_error
@@ -196,6 +199,7 @@ def evaluate(
     check_columns(data, stages, named)
     check_not_empty(data)
     check_labels(data, [*stages, *named.values()])
+    check_task(data, stages, named, {c for s in stages for c in output_columns(s)})
     check_folds(folds)
     spark = data.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, settings.parallelism)
