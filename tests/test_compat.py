@@ -18,6 +18,7 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
 from sparktune import SetupError
 from sparktune.compat import pyspark as compat
+from sparktune.compat import spark_status
 from sparktune.compat.extras import version_tuple
 
 pytestmark = pytest.mark.compat
@@ -128,10 +129,10 @@ def test_cached_relation_frame_and_size(spark):
         assert sorted(r.twice for r in frame.limit(3).collect()) == sorted(
             r.twice for r in df.limit(3).collect()
         )
-        assert compat.cached_size(df) > 0
+        assert spark_status.persisted_bytes(df) > 0
     finally:
         df.unpersist()
-    assert compat.storage_memory(spark) > 0
+    assert spark_status.storage_memory(spark).total > 0
 
 
 def test_validator_round_trip_and_model_release(spark, tmp_path):

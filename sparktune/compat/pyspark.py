@@ -122,25 +122,6 @@ def cached_relation_frame(df: Any, session: Any) -> Any:
     return DataFrame(jdf, session)
 
 
-def cached_size(df: Any) -> int:
-    """Bytes a persisted, materialized DataFrame takes by Spark's statistics (0 on Connect)."""
-    try:
-        stats = df._jdf.queryExecution().optimizedPlan().stats()
-    except AttributeError:
-        return 0
-    return int(str(stats.sizeInBytes()))
-
-
-def storage_memory(spark: Any) -> int:
-    """The storage memory (bytes) the driver and executors of a classic session report."""
-    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
-    values = status.values().iterator()
-    total = 0
-    while values.hasNext():
-        total += int(values.next()._1())
-    return total
-
-
 def persisted_rdds(spark: Any) -> dict[int, Any]:
     """RDD id -> the JVM RDD, for every RDD a classic session's context holds persisted."""
     held = spark.sparkContext._jsc.getPersistentRDDs()

@@ -107,6 +107,7 @@ class _SparktuneParams(Params):
             refit=lambda best: refit(est, dataset, {**epm[best.number], **full}),
             tracking=getattr(self, "tracking", None),
             callbacks=getattr(self, "callbacks", []),
+            cache_budget=getattr(self, "cache_budget", None),
             raise_refit_error=policy is ErrorPolicy.RAISE,
         )
 
@@ -205,6 +206,7 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         self._setDefault(errorPolicy=ErrorPolicy.CONTINUE.value)
         self._set(**kwargs)
         self.callbacks: list[Callback] = []
+        self.cache_budget: int | None = None
 
     @keyword_only
     def setParams(
@@ -277,6 +279,7 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         self._setDefault(errorPolicy=ErrorPolicy.CONTINUE.value)
         self._set(**kwargs)
         self.callbacks: list[Callback] = []
+        self.cache_budget: int | None = None
 
     @keyword_only
     def setParams(

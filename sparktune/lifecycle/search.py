@@ -40,7 +40,7 @@ from sparktune.spark.checks import (
     output_columns,
 )
 from sparktune.spark.objective import PipelineObjective, name_evaluators
-from sparktune.spark.port import port_for
+from sparktune.spark.port import ClassicPort, ConnectPort, port_for
 from sparktune.spark.tasks import check_task
 from sparktune.tracking import MlflowTracker, Tracking
 
@@ -208,7 +208,7 @@ def evaluate(
         plan,
         folds,
         named,
-        FoldCache(cache_budget if cache_budget is not None else port.cache_budget()),
+        fold_cache(port, cache_budget, len(folds)),
         train_metrics=settings.train_metrics,
         keep_models=settings.keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
@@ -227,6 +227,17 @@ def evaluate(
     )
     with port.searching():
         return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
+
+
+def fold_cache(port: ClassicPort | ConnectPort, cache_budget: int | None, folds: int) -> FoldCache:
+    """The fold cache: memory from what Spark has free (at most ``cache_budget``), local disk
+    beyond it; a ``cache_budget`` given bounds memory and disk together."""
+    memory = port.cache_budget()
+    if cache_budget is not None:
+        return FoldCache(cache_budget, memory_bytes=min(memory, cache_budget), num_folds=folds)
+    disk = port.disk_budget()
+    total = None if disk is None else memory + disk
+    return FoldCache(total, memory_bytes=memory, num_folds=folds)
 
 
 def best_trial(outcome: Outcome, larger_is_better: bool) -> Trial:

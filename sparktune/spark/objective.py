@@ -90,6 +90,13 @@ class PipelineObjective:
         """How many folds each candidate is evaluated on."""
         return len(self.folds)
 
+    @property
+    def fold_major_window(self) -> int | None:
+        """How many trials the engine may keep in flight, their fits ordered fold-major, when
+        the cache's plan is fold-major (not every fold fits); None otherwise."""
+        plan = self.cache.plan
+        return plan.window if plan is not None and plan.kind == "fold-major" else None
+
     def _featurize(self, fold: Fold, param_map: Mapping[Any, Any]) -> Entry:
         prefix_model = self.plan.fit_prefix(fold.train, param_map) if self.plan.prefix else None
         train, validation = fold.train, fold.validation

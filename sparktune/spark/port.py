@@ -27,6 +27,7 @@ from sparktune.compat.pyspark import check_connect, thread_target
 from sparktune.core.callbacks import Callback
 from sparktune.spark.cache import default_cache_budget
 from sparktune.spark.cleanup import ReleaseLeftovers
+from sparktune.spark.fold_plan import local_disk_budget
 from sparktune.spark.session import INTERPRETED, interpreted_session
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,14 @@ class ClassicPort:
         return interpreted_session(self.spark)
 
     def cache_budget(self) -> int:
-        """Half of the storage memory the cluster reports."""
+        """The fold cache's memory budget: half of the storage memory the cluster reports,
+        or what is free of it if less."""
         return default_cache_budget(self.spark)
+
+    def disk_budget(self) -> int | None:
+        """The local disk the fold cache may fill (half the free space of Spark's local
+        directories, read on the driver)."""
+        return local_disk_budget(self.spark)
 
     def leftovers(self) -> list[Callback]:
         """The callback that unpersists what interrupted fits left persisted."""
@@ -133,6 +140,11 @@ class ConnectPort:
         """:data:`CONNECT_CACHE_BUDGET`: the server's memory is not visible from here."""
         logger.debug("Spark Connect: fold cache budget %d bytes", CONNECT_CACHE_BUDGET)
         return CONNECT_CACHE_BUDGET
+
+    def disk_budget(self) -> int | None:
+        """None (unbounded): the server's disks are not visible from here, and sizes are not
+        either, so nothing is evicted for want of room."""
+        return None
 
     def leftovers(self) -> list[Callback]:
         """None: the client cannot list the server's persisted RDDs."""
