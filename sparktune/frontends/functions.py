@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
-from sparktune.core.callbacks import Callback
+from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.errors import ValidationError
 from sparktune.core.scheduler import ASHA, ROWS
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
@@ -62,13 +62,16 @@ def tune_function(
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
     stoppers: Sequence[Stopper] = (),
+    search: Strategy | None = None,
 ) -> TuneResult:
     """Search ``space`` for the params of ``fn`` with the lowest loss (see :func:`tune`).
 
     ``metric`` names the entry of ``fn``'s dict that is optimized (``"loss"`` by default);
     ``larger_is_better`` says it is maximized. ``placement``: ``"executors"`` (default, each
     trial one Spark task) or ``"driver"`` (driver threads, for an ``fn`` that runs Spark
-    jobs). Every input is checked before any Spark job.
+    jobs). Every input is checked before any Spark job. ``stoppers`` are added to the
+    search's limits and ``search`` replaces the strategy built from ``strategy`` (both for
+    the hyperopt drop-in, :mod:`sparktune.frontends.fmin`).
     """
     check_signature(fn)
     place = "executors" if placement is None else placement
@@ -107,13 +110,14 @@ def tune_function(
         params=tuple(resolved.params),
         scheduler=scheduler,
     )
-    search = make_strategy(
-        strategy,
-        resolved,
-        seed=seed,
-        larger_is_better=larger,
-        points_to_evaluate=points_to_evaluate or (),
-    )
+    if search is None:
+        search = make_strategy(
+            strategy,
+            resolved,
+            seed=seed,
+            larger_is_better=larger,
+            points_to_evaluate=points_to_evaluate or (),
+        )
     settings = replace(settings, max_trials=trial_limit(search, max_trials))
     restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
     hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
