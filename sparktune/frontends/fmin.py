@@ -45,6 +45,13 @@ from sparktune.spark.slots import cluster_slots
 logger = logging.getLogger(__name__)
 
 
+#: How to run an ``fn`` that cannot be shipped to the executors.
+DRIVER_SEARCH = (
+    "search on driver threads with sparktune.tune(fn, space, placement='driver') "
+    "(needed when fn runs Spark jobs)"
+)
+
+
 class SparkTrials(Trials):
     """hyperopt's ``SparkTrials``: ``parallelism`` trials at once, each one Spark task.
 
@@ -140,7 +147,7 @@ def fmin(
             trials_save_file=trials_save_file,
         )
     check_signature(fn)
-    check_picklable(fn)
+    check_picklable(fn, DRIVER_SEARCH)
     if trials.trials:
         raise ValidationError(
             "This SparkTrials already holds trials; sparktune's SparkTrials runs one fmin: "

@@ -37,7 +37,11 @@ def check_signature(fn: Any) -> None:
         ) from None
 
 
-def check_picklable(fn: Callable[..., Any]) -> None:
+#: How to run an ``fn`` that cannot be shipped, from ``tune()``.
+DRIVER = "run the trials on the driver with placement='driver' (needed when fn runs Spark jobs)"
+
+
+def check_picklable(fn: Callable[..., Any], remedy: str = DRIVER) -> None:
     """``fn`` pickles with cloudpickle, else ValidationError naming what it captures."""
     try:
         cloudpickle.dumps(fn)
@@ -51,8 +55,7 @@ def check_picklable(fn: Callable[..., Any]) -> None:
         )
         raise ValidationError(
             f"fn {name!r} cannot be sent to the executors: {what}. Create that object "
-            "inside fn, or run the trials on the driver with placement='driver' (needed when "
-            "fn itself runs Spark jobs)."
+            f"inside fn, or {remedy}."
         ) from None
 
 
