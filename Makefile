@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOB ?= conf/examples/diamonds_grid.yaml
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench bench-functions
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# Issue 22: a training function tuned by sparktune, MlflowSparkStudy and hyperopt SparkTrials.
+bench-functions: $(VENV)/.installed
+	$(PY) -m bench functions

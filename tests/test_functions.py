@@ -155,7 +155,8 @@ def test_dict_results_status_and_extra_metrics(spark):
     assert "x=0 is not allowed" in by_x.loc[0, "error"]
     assert "RuntimeError: boom" in by_x.loc[1, "error"]
     assert "returned 'not a loss' (str), not a number" in by_x.loc[2, "error"]
-    assert result.best_trial.folds[0].metrics == {"loss": 3.0, "extra": 6.0}
+    assert result.best_trial.folds[0].metrics == {"loss": 3.0}
+    assert by_x.loc[3, "split0_extra"] == 6.0
 
 
 def test_timeout_cancels_the_running_task(spark):

@@ -145,9 +145,11 @@ class FunctionObjective:
             logger.debug("trial failed:\n%s", out["traceback"])
             raise TrialFailed(out["error"])
         value, extra = interpret(out["value"], self.primary)
-        metrics = {**extra, self.primary: value}
-        # ``model`` keeps what fn returned (a hyperopt Trials' result)
-        return FoldResult(fold_index, metrics, {}, out["time"], out["value"], out["info"])
+        # other numbers fn returned are split0_<name> columns of the results; ``model``
+        # keeps what fn returned (a hyperopt Trials' result)
+        info = {**extra, **out["info"]}
+        metrics = {self.primary: value}
+        return FoldResult(fold_index, metrics, {}, out["time"], out["value"], info)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -50,7 +50,7 @@ def test_sklearn_fn_on_executors_on_connect(spark):
     results = result.results.set_index("param_alpha")
     assert (results["split0_executor"] != "driver").all()
     assert results.loc[0.01, "mean_val_loss"] < results.loc[1000.0, "mean_val_loss"]
-    assert result.best_trial.folds[0].metrics["r2"] == -result.best_metric
+    assert result.best_trial.folds[0].info["r2"] == -result.best_metric
 
 
 def test_spark_ml_fn_on_the_driver_on_connect(spark, diamonds):
