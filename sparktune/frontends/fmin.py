@@ -39,6 +39,7 @@ from sparktune.frontends.functions import tune_function
 from sparktune.search.base import HyperoptSearch
 from sparktune.search.functions import ExpressionSpace
 from sparktune.spark.function_checks import check_picklable, check_signature
+from sparktune.spark.function_objective import TrialFailed
 from sparktune.spark.port import is_connect
 from sparktune.spark.slots import cluster_slots
 
@@ -218,7 +219,8 @@ def _result(trial: Trial) -> dict[str, Any]:
     returned = getattr(trial.exception, "result", None)
     extra = dict(returned) if isinstance(returned, Mapping) else {}
     result = {"loss": None, **extra, "status": STATUS_FAIL}
-    result.setdefault("error", trial.error)
+    failed = isinstance(trial.exception, TrialFailed)
+    result.setdefault("error", str(trial.exception) if failed else trial.error)
     if trial.state is TrialState.CANCELLED:
         result["cancelled"] = True
     return result
