@@ -308,3 +308,26 @@ def test_function_search_resumes_after_the_driver_is_killed(tmp_path):
     assert len(after) == 6
     for trial in before:  # kept as they were, not run again
         assert after[trial["number"]]["started"] == trial["started"] < killed_at
+
+
+def test_mlflow_layout_of_a_function_search(spark, tmp_path, monkeypatch):
+    import mlflow
+
+    from sparktune.tracking import Tracking
+
+    store = f"sqlite:///{tmp_path}/store.db"
+    result = sparktune.tune(
+        quadratic, {"x": [0.0, 1.0, 2.0], "c": ["a"]}, strategy="grid", placement="driver",
+        progress=False, tracking=Tracking(store, "functions", drain_timeout=60),
+    )  # fmt: skip
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    parent = mlflow.get_run(result.run_id)
+    assert parent.data.params["metric"] == "loss"
+    assert "function quadratic on driver" in parent.data.params["estimator"]
+    assert parent.data.params["best.x"] == "1.0" and result.best_metric == 0.0
+    assert parent.data.metrics["trials_complete"] == 3
+    children = mlflow.search_runs(
+        experiment_names=["functions"],
+        filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
+    )
+    assert len(children) == 3
