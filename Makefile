@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOB ?= conf/examples/diamonds_grid.yaml
 
-.PHONY: run test lint bench bench-functions
+.PHONY: run test lint bench bench-racing bench-functions
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+bench-racing: $(VENV)/.installed
+	$(PY) -m bench racing
 
 # Issue 22: a training function tuned by sparktune, MlflowSparkStudy and hyperopt SparkTrials.
 bench-functions: $(VENV)/.installed

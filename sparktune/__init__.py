@@ -2,17 +2,19 @@
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
+    CheckpointError,
     RefitError,
     SearchFailedError,
     SetupError,
     SparktuneError,
     ValidationError,
 )
-from sparktune.core.scheduler import ASHA, Hyperband
+from sparktune.core.schedulers import ASHA, Hyperband, MedianStopping, Racing
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.trial import Candidate, Trial, TrialState
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
+from sparktune.frontends.racing import RacingCrossValidator
 from sparktune.frontends.tune import tune
 from sparktune.frontends.validators import (
     CrossValidator,
@@ -27,12 +29,16 @@ __all__ = [
     "ASHA",
     "Callback",
     "Candidate",
+    "CheckpointError",
     "CrossValidator",
     "CrossValidatorModel",
     "ErrorPolicy",
     "GroupModels",
     "HalvingCrossValidator",
     "Hyperband",
+    "MedianStopping",
+    "Racing",
+    "RacingCrossValidator",
     "RefitError",
     "SearchFailedError",
     "SetupError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 
 class SlowMean(RegressorMixin, BaseEstimator):
@@ -25,3 +25,33 @@ class SlowMean(RegressorMixin, BaseEstimator):
 
     def predict(self, x):
         return np.full(len(x), self.mean_)
+
+
+class FitMarker(RegressorMixin, BaseEstimator):
+    """A regressor whose ``fit`` writes the file ``mark`` (a test's proof that a fit ran)."""
+
+    def __init__(self, mark: str = "", alpha: float = 1.0):
+        self.mark = mark
+        self.alpha = alpha
+
+    def fit(self, x, y):
+        if self.mark:
+            with open(self.mark, "a") as out:
+                out.write("fit\n")
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), self.mean_)
+
+
+class FitMarkerClassifier(ClassifierMixin, FitMarker):
+    """:class:`FitMarker` as a classifier (predicts the first class)."""
+
+    def fit(self, x, y):
+        super().fit(x, np.zeros(len(y)))
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), self.classes_[0])

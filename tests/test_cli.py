@@ -87,6 +87,7 @@ def test_run_prints_summary_saves_outputs_and_results_reads_mlflow(diamonds, tmp
     predicted = model.transform(diamonds.limit(5)).select("prediction").collect()
     assert len(predicted) == 5 and all(math.isfinite(row.prediction) for row in predicted)
     run_id = re.search(r"MLflow run: (\w+)", out).group(1)
+    assert f"mlflow ui --backend-store-uri {uri}" in out and f"/runs/{run_id}" in out
 
     assert cli.main(["results", run_id, "--tracking-uri", uri]) == 0
     shown = capsys.readouterr().out
@@ -177,10 +178,11 @@ def test_run_reports_a_label_missing_from_the_data(spark, tmp_path, capsys):
     assert not (tmp_path / "results.csv").exists()
 
 
-def test_results_of_an_unknown_run_fails_cleanly(tmp_path, capsys):
+def test_results_of_an_unknown_store_fails_cleanly(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert cli.main(["results", "0123456789abcdef", "--tracking-uri", uri]) == 1
-    assert "no results table for run '0123456789abcdef'" in capsys.readouterr().err
+    assert f"no MLflow tracking store at {tmp_path / 'mlflow.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_make_run_command_runs_a_real_job_in_a_fresh_process(tmp_path):

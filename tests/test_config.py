@@ -213,11 +213,11 @@ def test_scheduler_settings_are_checked_by_the_scheduler_with_their_key_path():
     found = problems(spec(search__scheduler={**asha, "min_resource": 9, "max_resource": 3}))
     assert "min_resource (9) must be below max_resource (3)" in found["search.scheduler"]
     found = problems(spec(search__scheduler={"type": "asha", "reduction_factor": 1}))
-    assert "reduction_factor must be a number >= 2" in found["search.scheduler"]
+    assert "reduction_factor must be a number >= 2" in found["search.scheduler.reduction_factor"]
     found = problems(
         spec(search__scheduler={"type": "asha", "resource": "rows", "max_resource": 2})
     )
-    assert "fraction of each fold's training rows" in found["search.scheduler"]
+    assert "fraction of each fold's training rows" in found["search.scheduler.max_resource"]
     found = problems(spec(search__scheduler={"type": "hyperbnd", "reduction_factr": 3}))
     assert "did you mean 'hyperband'" in found["search.scheduler.type"]
     assert "did you mean 'reduction_factor'" in found["search.scheduler.reduction_factr"]
@@ -263,16 +263,17 @@ def test_metric_forms():
     raw = spec(
         evaluation={
             "metric": {"binary": "areaUnderPR", "params": {"rawPredictionCol": "raw"}},
-            "extra_metrics": ["accuracy", {"regression": "r2"}],
+            "extra_metrics": ["accuracy", {"multiclass": "f1"}],
             "train_ratio": 0.8,
         }
     )
+    raw["pipeline"]["stages"][1]["class"] = "LogisticRegression"  # a classifier's metrics
     evaluation = config.parse(raw).evaluation
     assert (evaluation.metric.kind, evaluation.metric.name) == ("binary", "areaUnderPR")
     assert evaluation.metric.params == {"rawPredictionCol": "raw"}
     assert [(m.kind, m.name) for m in evaluation.extra_metrics] == [
         ("multiclass", "accuracy"),
-        ("regression", "r2"),
+        ("multiclass", "f1"),
     ]
     assert evaluation.folds is None and math.isclose(evaluation.train_ratio, 0.8)
     bad = spec(

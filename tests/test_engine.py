@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from sparktune import Callback, SearchFailedError, TrialState
+from sparktune import Callback, CheckpointError, SearchFailedError, TrialState
 from sparktune.core.engine import Engine
 from sparktune.core.stopping import EarlyStopping, MaxTrials, Timeout, stoppers
 from sparktune.core.trial import Candidate, FoldResult, Trial
@@ -323,3 +323,23 @@ def test_a_callback_written_before_on_search_end_took_the_error_still_runs():
 def test_a_timeout_that_is_not_a_finite_number_is_refused():
     with pytest.raises(ValueError, match="timeout must be positive seconds"):
         stoppers(timeout=float("nan"))
+
+
+def test_a_critical_callback_failing_stops_the_search_with_every_trial_and_cleans_up():
+    class Writer(Callback):
+        """Fails on trial 1's end, and again on everything after (as a broken disk would)."""
+
+        critical = True
+
+        def on_trial_end(self, trial):
+            if trial.number >= 1:
+                raise CheckpointError(f"cannot write after trial {trial.number}", "ck.json")
+
+    ends = Ends()
+    run, objective, _ = engine(parallelism=2, folds=2, callbacks=[Writer(), ends])
+    with pytest.raises(CheckpointError, match="after trial 1") as caught:
+        run.run(Endless([{"x": x} for x in range(8)]))
+    kept = caught.value.trials
+    assert [t.number for t in kept][:2] == [0, 1]  # what ended, then what the stop cancelled
+    assert kept[1].state is TrialState.COMPLETE and len(kept) < 8
+    assert objective.closed and ends.ends == [(len(kept), caught.value)]

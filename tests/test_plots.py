@@ -84,3 +84,23 @@ def test_unknown_metric_and_empty_table_are_explained(table):
         plots.metric_history(table, metric="auc")
     with pytest.raises(ValueError, match="empty"):
         plots.param_effects(table.iloc[0:0])
+
+
+def test_a_log_distributed_param_gets_a_log_axis_even_over_one_decade():
+    trials = [
+        trial(n, {"lr.regParam": 0.1 + 0.1 * n, "lr.tol": 0.1 + 0.1 * n}, 5.0 - n) for n in range(5)
+    ]
+    table = results_frame(trials, ["rmse"], larger_is_better=False)
+    assert [ax.get_xscale() for ax in plots.param_effects(table).axes if ax.axison] == [
+        "linear",
+        "linear",
+    ]
+    table.attrs["log_params"] = ["lr.regParam"]  # what a search sets for hp.loguniform
+    scales = {ax.get_xlabel(): ax.get_xscale() for ax in plots.param_effects(table).axes}
+    assert scales == {"lr.regParam": "log", "lr.tol": "linear"}
+
+
+def test_rank_is_an_integer_column(table):
+    assert str(table["rank"].dtype) == "Int64"
+    assert table["rank"].dropna().tolist() == [6, 4, 5, 1, 3, 2]
+    assert table.loc[table["state"] == "failed", "rank"].isna().all()

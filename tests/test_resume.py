@@ -279,3 +279,42 @@ def test_resume_after_an_mlflow_outage_logs_the_missing_trials(data, tmp_path, m
             "LinearRegression.regParam": str(trial.params["LinearRegression.regParam"])
         }
         assert math.isclose(child.data.metrics["mean_val_rmse"], trial.value, rel_tol=1e-9)
+
+
+class Blocker(Callback):
+    """After trial ``after`` ends, puts a directory where the checkpoint writer's temporary
+    file goes, so its next write fails for real (before the checkpoint hears of the trial:
+    user callbacks come first)."""
+
+    def __init__(self, path: Path, after: int) -> None:
+        self.path, self.after = path, after
+        self.folder = path.parent / f".{path.name}.{os.getpid()}.tmp"
+
+    def on_trial_end(self, trial):
+        if trial.number == self.after:
+            self.folder.mkdir()
+
+
+def test_a_failing_checkpoint_write_ends_the_search_naming_the_path_and_keeps_the_trials(
+    data, tmp_path
+):
+    path = tmp_path / "ckpt.json"
+    blocker = Blocker(path, after=2)
+    with pytest.raises(sparktune.CheckpointError) as caught:
+        search(data, path, callbacks=[blocker])
+    error = caught.value
+    assert error.path == str(path) and str(path) in str(error)
+    assert isinstance(error.__cause__, OSError)
+    # the search stopped at once, and every trial that ended is on the error
+    assert [(t.number, t.state) for t in error.trials] == [
+        (n, TrialState.COMPLETE) for n in range(3)
+    ]
+    assert list(error.results["trial"]) == [0, 1, 2]
+    assert error.results["mean_val_rmse"].notna().all()
+    # the file keeps its last good write, and a resume from it runs the rest
+    assert [t["number"] for t in json.loads(path.read_text())["trials"]] == [0, 1]
+    blocker.folder.rmdir()
+    started = Started()
+    resumed = search(data, path, resume=True, callbacks=[started])
+    assert [p["LinearRegression.regParam"] for p in started.started] == REG[2:]
+    assert len(resumed.trials) == len(REG)

@@ -14,7 +14,7 @@ from test_engine import Endless, ThreadPort
 
 from sparktune import Callback, TrialState, ValidationError
 from sparktune.core.engine import Engine
-from sparktune.core.scheduler import ASHA, Hyperband
+from sparktune.core.schedulers import ASHA, Hyperband
 from sparktune.core.stopping import MaxTrials, Timeout
 from sparktune.core.trial import Candidate, FoldResult, Rung, Trial
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sparktune.core.trial import Candidate, FoldResult, Trial
 
 if TYPE_CHECKING:
     from sparktune.core.engine import Engine
+
+logger = logging.getLogger(__name__)
 
 
 class Objective(Protocol):
@@ -45,7 +49,12 @@ class Strategy(Protocol):
 
 
 class Callback:
-    """Hooks called from the driver loop; an exception in one is logged, never raised."""
+    """Hooks called from the driver loop; an exception in one is logged, never raised,
+    unless the callback is ``critical`` (the checkpoint): then the search stops with it,
+    keeping every finished trial."""
+
+    #: Whether a failure of this callback must end the search (a resume depends on it).
+    critical: bool = False
 
     def on_search_start(self, engine: Engine) -> None:
         """Called once before the first trial starts."""
@@ -65,3 +74,35 @@ class Callback:
         ``error`` is what is about to leave the engine (a failure under the raise policy, an
         interrupt), or None when the search ended on its own.
         """
+
+
+def _arity(method: Any, given: int) -> int:
+    """How many of ``given`` arguments ``method`` takes: callbacks written before
+    ``on_search_end`` got its ``error`` argument take only the trials."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return given
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return given
+    return min(
+        given, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    )
+
+
+def notify(
+    callbacks: Sequence[Callback], hook: str, args: Sequence[Any], catch_critical: bool
+) -> Exception | None:
+    """Call ``hook`` with ``args`` on every callback, logging failures; the first failure of
+    a ``critical`` callback is returned instead of logged (when ``catch_critical``)."""
+    failure: Exception | None = None
+    for callback in callbacks:
+        method = getattr(callback, hook)
+        try:
+            method(*args[: _arity(method, len(args))])
+        except Exception as exc:
+            if catch_critical and failure is None and getattr(callback, "critical", False):
+                failure = exc
+                continue
+            logger.exception("callback %s.%s failed", type(callback).__name__, hook)
+    return failure

@@ -1,8 +1,9 @@
 """The one evaluation engine: runs (candidate x fold) tasks k at a time from driver threads.
 
 Strategies only decide *what* to try (``ask``) and learn from results (``tell``); stoppers
-decide *when* to stop asking; a scheduler (:mod:`sparktune.core.scheduler`) decides how much
-budget a trial gets, rung by rung; the engine owns the thread pool, the job tags (through a
+decide *when* to stop asking; a scheduler (:mod:`sparktune.core.schedulers`, known to the
+engine only through its interface) decides how much budget a trial gets, step by step; the
+engine owns the thread pool, the job tags (through a
 :class:`~sparktune.core.port.SessionPort`, so a trial's jobs can be found and cancelled),
 the failure policy, callbacks, and closing the objective. It imports nothing from pyspark.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import inspect
 import logging
 import math
 import time
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sparktune.core.callbacks import Callback, Objective, Strategy
-from sparktune.core.errors import SearchFailedError, describe_error
+from sparktune.core.callbacks import Callback, Objective, Strategy, notify
+from sparktune.core.errors import CheckpointError, SearchFailedError, describe_error
 from sparktune.core.port import SessionPort
-from sparktune.core.scheduler import ASHA, Ladder
+from sparktune.core.schedulers.base import Decision, FullBudget, Scheduler, SchedulerRun, Step
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.stopping import Stopper, check_parallelism
 from sparktune.core.trial import Candidate, FoldResult, Rung, Trial, TrialState
@@ -37,9 +37,9 @@ class _Running:
     candidate: Candidate
     futures: list[cf.Future[FoldResult]]
     started: float = field(default_factory=time.time)
-    rung: int = 0
-    budget: float | None = None
+    step: Step = field(default_factory=lambda: Step(0))
     earlier: tuple[Rung, ...] = ()
+    kept: tuple[FoldResult, ...] = ()
 
     def done(self) -> bool:
         return all(f.done() for f in self.futures)
@@ -58,20 +58,6 @@ class Outcome:
     parallelism: int = 1
 
 
-def _arity(method: Any, given: int) -> int:
-    """How many of ``given`` arguments ``method`` takes: callbacks written before
-    ``on_search_end`` got its ``error`` argument take only the trials."""
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return given
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return given
-    return min(
-        given, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
-    )
-
-
 def _is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` reports a job that sparktune itself cancelled."""
     return "cancelled" in describe_error(exc).lower()
@@ -87,7 +73,7 @@ class Engine:
         parallelism: int = 1,
         error_policy: ErrorPolicy | str = ErrorPolicy.CONTINUE,
         callbacks: Sequence[Callback] = (),
-        scheduler: ASHA | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.objective = objective
         self.port = port
@@ -99,7 +85,10 @@ class Engine:
         self.trials: list[Trial] = []
         self._best = math.nan
         self._paused: dict[int, Trial] = {}
-        self._ladder = Ladder(None, objective.larger_is_better)
+        self._decisions: dict[int, Decision] = {}
+        self._critical: BaseException | None = None
+        self._closing = False
+        self._plan: SchedulerRun = FullBudget()
 
     def run(
         self,
@@ -112,11 +101,13 @@ class Engine:
         A stopper's deadline cancels the jobs of unfinished trials. ``resumed`` are trials
         finished by an earlier run (a checkpoint): they are told to the strategy and the
         callbacks first, count as asked and are in the outcome; new trials are numbered
-        after them (paused ones wait for promotion again). Under a scheduler, a free slot
-        first goes to a paused trial the scheduler promotes, else to a new candidate; paused
-        trials still waiting when the search ends are recorded ``pruned``. The thread pool
-        is closed and the objective released however the search ends; callbacks get
-        ``on_search_end`` with the error that is leaving, if any.
+        after them (paused ones wait for promotion again). Under a scheduler, paused trials
+        it drops end ``pruned``, a free slot first goes to a paused trial it promotes, else
+        to a new candidate; paused trials still waiting when the search ends are recorded
+        ``pruned``. The thread pool is closed and the objective released however the search
+        ends; callbacks get ``on_search_end`` with the error that is leaving, if any. A
+        critical callback's failure (a checkpoint write) stops the search and leaves as a
+        :class:`~sparktune.core.errors.CheckpointError` carrying every trial.
         """
         started = time.time()
         for stopper in stoppers:
@@ -128,18 +119,20 @@ class Engine:
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
         error: BaseException | None = None
-        if self.scheduler is not None:
-            eta = self.scheduler.reduction_factor
-            brackets = self.scheduler.brackets()
-            self._ladder = Ladder(brackets, self.objective.larger_is_better, eta)
-        self._notify("on_search_start", self)
-        for trial in resumed:
-            self._resume(strategy, trial)
         try:
+            if self.scheduler is not None:
+                self._plan = self.scheduler.start(
+                    self.objective.larger_is_better, self.objective.num_folds
+                )
+            self._notify("on_search_start", self)
+            for trial in resumed:
+                self._resume(strategy, trial)
             exhausted = False
             while True:
                 while len(running) < self.parallelism:
-                    promoted = self._ladder.promotion({n: t.rung for n, t in self._paused.items()})
+                    self._drop(strategy, stoppers)
+                    paused = {n: t.rungs[-1].index for n, t in self._paused.items()}
+                    promoted = self._plan.choose(paused, exhausted)
                     if promoted is not None:
                         running[promoted] = self._promote(pool, promoted)
                         continue
@@ -148,12 +141,12 @@ class Engine:
                     refusing = next((s for s in stoppers if not s.may_ask(asked)), None)
                     if refusing is not None:
                         exhausted, reason = True, refusing.reason
-                        break
+                        continue
                     candidate = strategy.ask()
                     if candidate is None:
                         exhausted = True
-                        break
-                    self._ladder.start(number)
+                        continue
+                    self._plan.add(number)
                     running[number] = self._submit(pool, number, candidate)
                     asked, number = asked + 1, number + 1
                 if not running:
@@ -167,21 +160,27 @@ class Engine:
                     wait = None if math.isinf(remaining) else remaining
                     cf.wait(futures, timeout=wait, return_when=cf.FIRST_COMPLETED)
                 for key in sorted(running):
-                    self._collect(strategy, stoppers, running, key)
+                    self._collect(strategy, stoppers, running, key, pool)
         except BaseException as exc:
             error = exc
             raise
         finally:
+            self._closing = True  # a critical callback failing now must not stop the cleanup
             if running:
                 self._cancel_all(running)
                 for key in sorted(running):
                     self._record(strategy, self._finish(running[key], cancelled=True))
             for key in sorted(self._paused):
                 trial = self._paused.pop(key)
-                self._record(strategy, replace(trial, state=TrialState.PRUNED, promoted=False))
+                self._record(strategy, self._pruned(trial))
             pool.shutdown(wait=True, cancel_futures=True)
             self.objective.close()
-            self._notify("on_search_end", list(self.trials), error)
+            for failure in (error, self._critical):
+                if isinstance(failure, CheckpointError):
+                    failure.trials = tuple(self.trials)
+            self._notify("on_search_end", list(self.trials), error or self._critical)
+        if self._critical is not None:
+            raise self._critical
         outcome = Outcome(tuple(self.trials), reason, time.time() - started, self.parallelism)
         self._check_any_succeeded()
         return outcome
@@ -196,8 +195,10 @@ class Engine:
         stoppers: Sequence[Stopper],
         running: dict[int, _Running],
         key: int,
+        pool: cf.ThreadPoolExecutor,
     ) -> None:
-        """Record trial ``key`` if all its folds ended (cancelling the rest once one failed)."""
+        """Take trial ``key``'s step if all its folds ended (cancelling the rest once one
+        failed): the scheduler decides whether it goes on, pauses or stops."""
         run = running[key]
         if run.failed() and not run.done():
             self._cancel_trial(run)
@@ -205,20 +206,55 @@ class Engine:
             return
         del running[key]
         trial = self._finish(run)
-        if trial.state is TrialState.COMPLETE and self.scheduler is not None:
-            value = trial.value
-            self._ladder.report(run.number, run.rung, value)
-            rung = Rung(run.rung, float(run.budget or math.nan), value)
-            trial = replace(trial, rungs=(*run.earlier, rung))
-            if not self._ladder.is_top(run.number, run.rung):
-                self._pause(strategy, replace(trial, state=TrialState.PAUSED))
-                return
+        if trial.state is not TrialState.COMPLETE:
+            self._plan.remove(run.number)
+        elif self.scheduler is not None:
+            trial = self._stepped(run, trial)
+            if self._plan.step(run.number, run.step.index + 1) is not None:
+                decision = self._decisions.pop(run.number)
+                if decision is Decision.CONTINUE:
+                    update = replace(trial, state=TrialState.PAUSED, promoted=True)
+                    self._notify("on_trial_update", update)
+                    running[key] = self._submit(
+                        pool, run.number, trial.candidate, run.step.index + 1, trial
+                    )
+                    return
+                if decision is Decision.PAUSE:
+                    self._pause(strategy, replace(trial, state=TrialState.PAUSED))
+                    return
+                trial = self._pruned(trial)
+        self._end(strategy, stoppers, trial)
+
+    def _stepped(self, run: _Running, trial: Trial) -> Trial:
+        """Report a finished step to the scheduler; the trial with the step's rung added."""
+        primary = self.objective.primary
+        folds = {f.fold: float(f.metrics.get(primary, math.nan)) for f in trial.folds}
+        value = trial.value
+        self._decisions[run.number] = self._plan.on_result(run.number, run.step, value, folds)
+        resource = run.step.budget if run.step.folds is None else len(trial.folds)
+        rung = Rung(run.step.index, float(resource or math.nan), value)
+        return replace(trial, rungs=(*run.earlier, rung))
+
+    def _end(self, strategy: Strategy, stoppers: Sequence[Stopper], trial: Trial) -> None:
+        """Record an ended trial, apply the failure policy and tell the stoppers."""
         self._record(strategy, trial)
         if trial.state is TrialState.FAILED and self.error_policy is ErrorPolicy.RAISE:
             raise trial.exception or SearchFailedError(trial.error)
         improved = self._improves(trial)
         for stopper in stoppers:
             stopper.update(trial.state is TrialState.COMPLETE, improved)
+
+    def _drop(self, strategy: Strategy, stoppers: Sequence[Stopper]) -> None:
+        """End the paused trials the scheduler drops, pruned with its reason."""
+        for number in self._plan.drops({n: t.rungs[-1].index for n, t in self._paused.items()}):
+            trial = self._paused.pop(number, None)
+            if trial is not None:
+                self._end(strategy, stoppers, self._pruned(trial))
+
+    def _pruned(self, trial: Trial) -> Trial:
+        """``trial`` ended early by the scheduler (or by the end of the search)."""
+        reason = self._plan.reason(trial.number)
+        return replace(trial, state=TrialState.PRUNED, promoted=False, reason=reason)
 
     def _improves(self, trial: Trial) -> bool:
         """Whether ``trial`` completed with a better primary metric than any before it."""
@@ -238,25 +274,28 @@ class Engine:
         pool: cf.ThreadPoolExecutor,
         number: int,
         candidate: Candidate,
-        rung: int = 0,
+        index: int = 0,
         earlier: Trial | None = None,
     ) -> _Running:
-        """Start every fold of trial ``number`` at ``rung`` (its budget from the ladder)."""
+        """Start step ``index`` of trial ``number``: its folds at its budget (the scheduler's)."""
+        step = self._plan.step(number, index) or Step(index)
         futures = []
         tags = [self.tag, self.trial_tag(number)]
-        budget = self._ladder.budget(number, rung)
+        budget = step.budget
         extra = {} if budget is None else {"budget": budget}
-        for fold in range(self.objective.num_folds):
+        folds = range(self.objective.num_folds) if step.folds is None else step.folds
+        for fold in folds:
             task = functools.partial(self.objective.evaluate, candidate, fold, **extra)
             description = f"sparktune trial {number} fold {fold}"
             if budget is not None:
-                description += f" rung {rung} ({budget:g})"
+                description += f" rung {index} ({budget:g})"
             futures.append(pool.submit(self.port.in_thread(task, tags, description)))
         if earlier is None:
             self._notify("on_trial_start", number, candidate)
-            return _Running(number, candidate, futures, rung=rung, budget=budget)
+            return _Running(number, candidate, futures, step=step)
+        kept = tuple(earlier.folds) if step.folds is not None else ()
         return _Running(
-            number, candidate, futures, earlier.started, rung, budget, tuple(earlier.rungs)
+            number, candidate, futures, earlier.started, step, tuple(earlier.rungs), kept
         )
 
     def _promote(self, pool: cf.ThreadPoolExecutor, number: int) -> _Running:
@@ -280,12 +319,7 @@ class Engine:
 
     def _resume(self, strategy: Strategy, trial: Trial) -> None:
         """Take a checkpointed trial: a paused one waits again, the others are recorded."""
-        if trial.rungs:
-            self._ladder.restore(trial.number, [r.resource for r in trial.rungs], trial.promoted)
-            for rung in trial.rungs:
-                self._ladder.report(trial.number, rung.index, rung.value)
-        else:
-            self._ladder.start(trial.number)
+        self._plan.restore(trial)
         if trial.state is TrialState.PAUSED:
             self._paused[trial.number] = trial
             self._tell(strategy, trial)
@@ -311,11 +345,12 @@ class Engine:
                 return
 
     def _finish(self, run: _Running, cancelled: bool = False) -> Trial:
-        folds: list[FoldResult] = []
+        folds: list[FoldResult] = list(run.kept)
         error: str | None = None
         exception: BaseException | None = None
         state = TrialState.CANCELLED if cancelled else TrialState.COMPLETE
-        for index, future in enumerate(run.futures):
+        indexes = range(len(run.futures)) if run.step.folds is None else run.step.folds
+        for index, future in zip(indexes, run.futures):
             if future.cancelled():
                 state = TrialState.CANCELLED if state is not TrialState.FAILED else state
                 continue
@@ -360,12 +395,13 @@ class Engine:
             logger.exception("the search strategy failed to take trial %d", trial.number)
 
     def _notify(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
-            method = getattr(callback, hook)
-            try:
-                method(*args[: _arity(method, len(args))])
-            except Exception:
-                logger.exception("callback %s.%s failed", type(callback).__name__, hook)
+        """Call ``hook`` on every callback; a critical one's first failure is raised once all
+        were called, unless the search is closing (the others' failures are only logged)."""
+        failure = notify(self.callbacks, hook, args, self._critical is None)
+        if failure is not None:
+            self._critical = failure
+            if not self._closing:
+                raise failure
 
     def _check_any_succeeded(self) -> None:
         failed = [t for t in self.trials if t.state is TrialState.FAILED]

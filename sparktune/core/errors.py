@@ -43,6 +43,27 @@ class RefitError(SparktuneError, RuntimeError):
         return (type(self), (str(self), self.results, self.best_params, self.run_id))
 
 
+class CheckpointError(SparktuneError, RuntimeError):
+    """Writing the checkpoint failed, so the search stopped: a search asked to be resumable
+    does not go on unrecorded.
+
+    ``path`` is the checkpoint file; ``trials`` every trial that ended before the failure
+    (and those the stop cancelled), ``results`` their results table (set by the lifecycle).
+    The checkpoint keeps what it held at its last successful write. The write's own error
+    is chained.
+    """
+
+    def __init__(self, message: str, path: str, trials: Any = (), results: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.trials = tuple(trials)
+        self.results = results
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy with every field."""
+        return (type(self), (str(self), self.path, self.trials, self.results))
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-paragraph description of a failure, without a JVM stack trace."""
     java = getattr(exc, "java_exception", None)

@@ -25,11 +25,12 @@ def results_frame(
 ) -> pd.DataFrame:
     """Build the table: params, then per metric ``mean_/std_/split{k}_`` on ``val`` and ``train``.
 
-    ``rank`` orders complete trials by the primary (first) metric, 1 = best; failed and
+    ``rank`` (integers) orders complete trials by the primary (first) metric, 1 = best; failed and
     cancelled trials keep NaN metrics and their error. Under a scheduler, ``rung`` and
-    ``resource`` say where a trial stopped (its metrics are those of that rung), and
-    ``rung{k}_resource`` / ``rung{k}_val_<primary>`` the budget and primary metric of every
-    rung it finished.
+    ``resource`` say where a trial stopped (its metrics are those of that rung, or of the
+    folds it ran), ``rung{k}_resource`` / ``rung{k}_val_<primary>`` the budget (or folds
+    run) and primary metric after every step, ``folds_run`` how many folds it ran and
+    ``stopped_because`` why a pruned trial stopped.
     """
     rows = []
     for trial in trials:
@@ -54,6 +55,8 @@ def results_frame(
             for rung in trial.rungs:
                 row[f"rung{rung.index}_resource"] = rung.resource
                 row[f"rung{rung.index}_val_{metrics[0]}"] = rung.value
+            row["folds_run"] = len(trial.folds)
+            row["stopped_because"] = trial.reason
         row["fit_time"] = trial.fit_time
         row["duration"] = max(trial.finished - trial.started, 0.0)
         row["error"] = trial.error
@@ -64,9 +67,8 @@ def results_frame(
     primary = f"mean_val_{metrics[0]}"
     if primary in frame:
         complete = frame["state"] == TrialState.COMPLETE.value
-        frame["rank"] = (
-            frame[primary].where(complete).rank(ascending=not larger_is_better, method="min")
-        )
+        ranks = frame[primary].where(complete).rank(ascending=not larger_is_better, method="min")
+        frame["rank"] = ranks.astype("Int64")  # whole numbers; <NA> for unranked trials
     return frame
 
 

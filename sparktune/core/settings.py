@@ -8,12 +8,12 @@ results table are all derived from it, so no two places describe the same search
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
+from sparktune.core.schedulers import FOLDS, Scheduler
 from sparktune.core.stopping import Stopper, check_parallelism, stoppers
 
 #: The strategies searches take by name (the last three are Optuna samplers).
@@ -51,12 +51,20 @@ class Split:
 
     ``kind`` is ``"kfold"`` (``num_folds`` folds, by ``fold_col`` if given),
     ``"train_ratio"`` (one seeded random split) or ``"validation_data"`` (a given DataFrame).
+    A k-fold split may be repeated ``num_repeats`` times with other seeds (repeat r cuts
+    folds ``r * num_folds`` to ``(r + 1) * num_folds - 1``), so racing has more steps.
     """
 
     kind: str = "kfold"
     num_folds: int = DEFAULT_FOLDS
     train_ratio: float | None = None
     fold_col: str | None = None
+    num_repeats: int = 1
+
+    @property
+    def total_folds(self) -> int:
+        """Every train/validation pair the search scores on: folds times repeats."""
+        return self.num_folds * self.num_repeats
 
     @classmethod
     def of(
@@ -96,6 +104,8 @@ class Split:
             return f"train_ratio={self.train_ratio}"
         if self.kind == "kfold" and self.fold_col:
             return f"foldCol={self.fold_col}"
+        if self.kind == "kfold" and self.num_repeats > 1:
+            return f"kfold x{self.num_repeats}"
         return self.kind
 
 
@@ -105,7 +115,7 @@ class SearchSettings:
 
     ``metrics`` are the evaluators' names, the primary (optimized) one first; ``space`` and
     ``estimator`` are one-line descriptions for people; ``params`` are the readable names of
-    every param the space can set.
+    every param the space can set, ``log_params`` those drawn on a log scale.
     """
 
     entry_point: str
@@ -124,7 +134,9 @@ class SearchSettings:
     space: str = ""
     estimator: str = ""
     params: tuple[str, ...] = ()
-    scheduler: ASHA | None = None
+    scheduler: Scheduler | None = None
+    #: Params drawn from a log distribution (``hp.loguniform`` ...): plotted on a log axis.
+    log_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check every limit once, before any Spark job (the stoppers repeat no check)."""
@@ -141,6 +153,7 @@ class SearchSettings:
         check_parallelism(self.parallelism)
         self.stoppers()
         object.__setattr__(self, "error_policy", ErrorPolicy.parse(self.error_policy))
+        object.__setattr__(self, "split", fold_split(self.split, self.scheduler))
 
     def stoppers(self) -> list[Stopper]:
         """Fresh stoppers for this search's limits (max trials, timeout, early stopping)."""
@@ -159,7 +172,7 @@ class SearchSettings:
             "metric": self.primary,
             "larger_is_better": self.larger_is_better,
             "split": self.split.describe(),
-            "folds": self.split.num_folds,
+            "folds": self.split.total_folds,
             "seed": self.seed,
             "max_trials": self.max_trials,
             "parallelism": self.parallelism,
@@ -179,6 +192,28 @@ class SearchSettings:
             "seed": self.seed,
             "params": sorted(self.params),
             "metrics": list(self.metrics),
-            "split": [split.kind, split.num_folds, split.train_ratio, split.fold_col],
+            "split": [split.kind, split.num_folds, split.train_ratio, split.fold_col]
+            + ([split.num_repeats] if split.num_repeats > 1 else []),
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
         }
+
+
+def fold_split(split: Split, scheduler: Scheduler | None) -> Split:
+    """The split a search under ``scheduler`` runs on: a scheduler over folds needs k-fold,
+    repeated as it asks (``num_repeats``); other schedulers keep ``split``."""
+    if scheduler is None or scheduler.axis != FOLDS:
+        return split
+    if split.kind != "kfold":
+        raise ValidationError(
+            f"scheduler {scheduler.name!r} steps over folds: it needs a k-fold split "
+            f"(num_folds / numFolds), not {split.describe()}."
+        )
+    repeats = getattr(scheduler, "num_repeats", 1)
+    if repeats > 1 and split.fold_col:
+        raise ValidationError(
+            f"num_repeats={repeats} cuts the folds again with other seeds; it cannot "
+            f"repeat the fixed folds of foldCol {split.fold_col!r}."
+        )
+    split = replace(split, num_repeats=repeats)
+    scheduler.check_folds(split.total_folds)
+    return split

@@ -33,7 +33,8 @@ class TrialState(str, Enum):
 
 @dataclass(frozen=True)
 class Rung:
-    """A trial's mean primary metric after one rung of successive halving, at its budget."""
+    """A trial's mean primary metric after one scheduler step: at its budget (a rung of
+    successive halving), or over the folds it ran so far (``resource``: their count)."""
 
     index: int
     resource: float
@@ -73,8 +74,9 @@ class FoldResult:
 class Trial:
     """A finished (or cancelled) evaluation of one candidate on every fold.
 
-    Under a scheduler, ``folds`` are those of the last rung finished, ``rungs`` the metric
-    at every rung, and ``promoted`` says a paused trial was promoted to its next rung.
+    Under a scheduler, ``folds`` are those of the last rung finished (on the folds axis:
+    every fold run so far), ``rungs`` the metric after every step, ``promoted`` says a
+    paused trial was promoted to its next step, and ``reason`` why a pruned one stopped.
     """
 
     number: int
@@ -88,6 +90,7 @@ class Trial:
     finished: float = 0.0
     rungs: tuple[Rung, ...] = ()
     promoted: bool = False
+    reason: str | None = None
 
     @property
     def rung(self) -> int | None:

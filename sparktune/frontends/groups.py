@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
-from pyspark.sql.types import DoubleType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from sparktune.core.errors import ValidationError
 from sparktune.core.settings import SearchSettings
@@ -30,6 +30,7 @@ from sparktune.lifecycle.groups import (
 )
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
+from sparktune.spark.local_checks import check_string_columns, scorer_problem
 from sparktune.spark.local_fit import ScorerFn, resolve_scorer
 from sparktune.tracking import Tracking
 from sparktune.tracking.groups import log_group_search
@@ -79,6 +80,11 @@ def tune_groups(
     chosen = _check(df, keys, label, features)
     resolve_sklearn(estimator, space)  # the names and values, before any task
     scorer = resolve_scorer(metric)
+    problem = scorer_problem(metric, estimator, label)
+    if problem is not None:
+        raise ValidationError(problem)
+    text = {f.name for f in df.schema.fields if isinstance(f.dataType, StringType)}
+    check_string_columns([c for c in chosen if c in text], estimator)
     settings = SearchSettings(
         entry_point="tune_groups",
         strategy=strategy,

@@ -13,7 +13,7 @@ from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 
-from sparktune.core.scheduler import ASHA
+from sparktune.core.schedulers import ASHA
 from sparktune.frontends.validators import CrossValidator, CrossValidatorModel
 
 __all__ = ["HalvingCrossValidator"]

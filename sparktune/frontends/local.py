@@ -18,8 +18,8 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
-from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.schedulers import Scheduler
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split, fold_split
 from sparktune.frontends.common import checked_callbacks, trial_limit
 from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.result import TuneResult
@@ -27,6 +27,7 @@ from sparktune.lifecycle.search import run_search
 from sparktune.search import make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
+from sparktune.spark.local_checks import check_feature_types, check_scorer
 from sparktune.spark.local_data import (
     MAX_COLLECT_ROWS,
     LocalData,
@@ -54,7 +55,7 @@ def tune_local(
     features: Sequence[str] | None = None,
     max_collect_rows: int = MAX_COLLECT_ROWS,
     strategy: str | BaseSampler = "tpe",
-    scheduler: ASHA | None = None,
+    scheduler: Scheduler | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -84,10 +85,12 @@ def tune_local(
         scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)
     scorer = resolve_scorer(metric)
     check_columns(data, label, features)
+    split = fold_split(Split.of(num_folds, train_ratio), scheduler)
     frame = collect(data, max_collect_rows)
     x, y = features_and_label(frame, label, features)
-    split = Split.of(num_folds, train_ratio)
-    folds = fold_indices(len(frame), split.num_folds, seed, split.train_ratio)
+    check_feature_types(x, estimator)
+    check_scorer(metric, estimator, y)
+    folds = fold_indices(len(frame), split.num_folds, seed, split.train_ratio, split.num_repeats)
     assert label is not None  # check_columns refused a missing label
     local = LocalData(frame[[*x.columns, label]], x, y, label, tuple(folds))
     settings = SearchSettings(
@@ -107,6 +110,7 @@ def tune_local(
         estimator=_describe(estimator),
         params=tuple(resolved.params),
         scheduler=scheduler,
+        log_params=resolved.log_scaled(),
     )
     search = make_strategy(
         strategy,

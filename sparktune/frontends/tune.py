@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
+from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Trial
 from sparktune.frontends.common import checked_callbacks, trial_limit
@@ -57,7 +57,7 @@ def tune(
     evaluator: Evaluator | None = None,
     extra_evaluators: Sequence[Evaluator] = (),
     strategy: str | BaseSampler = "tpe",
-    scheduler: ASHA | None = None,
+    scheduler: Scheduler | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
     num_folds: int | None = None,
@@ -97,8 +97,10 @@ def tune(
       tried first;
     - ``scheduler``: :class:`~sparktune.ASHA` or :class:`~sparktune.Hyperband` give every
       trial a small budget first (fewer iterations of the final estimator, or fewer rows)
-      and the full budget only to those that rank well (:mod:`sparktune.core.scheduler`);
-      the best trial is one that reached the full budget;
+      and the full budget only to those that rank well (:mod:`sparktune.core.schedulers`);
+      the best trial is one that reached the full budget; :class:`~sparktune.Racing`
+      (and :class:`~sparktune.MedianStopping`) run folds one at a time and drop a trial
+      worse than the leader (the median) after its burn-in, on a k-fold split;
     - ``parallelism`` trials (x folds) run at once from driver threads;
     - folds: ``num_folds`` (k-fold, 3 by default; by ``fold_col`` if given), or
       ``train_ratio`` (one random split), or ``validation_data`` (a DataFrame to score on;
@@ -182,6 +184,7 @@ def tune(
         estimator=describe_estimator(estimator),
         params=tuple(resolved.params),
         scheduler=scheduler,
+        log_params=resolved.log_scaled(),
     )
     options = resolve_tracking(tracking, experiment)
     search = make_strategy(
@@ -212,7 +215,7 @@ def tune(
 
 
 def _refitter(
-    resolved: SearchSpace, data: DataFrame, scheduler: ASHA | None, resource: Any
+    resolved: SearchSpace, data: DataFrame, scheduler: Scheduler | None, resource: Any
 ) -> Callable[[Trial], Any]:
     """How the best trial is refit on ``data``: with its params, at the full budget."""
     full = {resource: int(scheduler.max_resource)} if resource is not None and scheduler else {}

@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame
 
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA
-from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
+from sparktune.core.schedulers import Scheduler
+from sparktune.core.settings import ErrorPolicy, SearchSettings, Split, fold_split
 from sparktune.core.trial import Candidate
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
@@ -62,7 +62,7 @@ class _SparktuneParams(Params):
         return self._set(errorPolicy=value)
 
     def _search(
-        self, dataset: DataFrame, split: Split, scheduler: ASHA | None = None
+        self, dataset: DataFrame, split: Split, scheduler: Scheduler | None = None
     ) -> TuneResult:
         """Evaluate every param map on the folds of ``split``; refit the best on ``dataset``.
 
@@ -246,15 +246,17 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
     def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
         return self._cross_validate(dataset, None)
 
-    def _cross_validate(self, dataset: DataFrame, scheduler: ASHA | None) -> CrossValidatorModel:
+    def _cross_validate(
+        self, dataset: DataFrame, scheduler: Scheduler | None
+    ) -> CrossValidatorModel:
         """Evaluate the grid on ``numFolds`` folds (under ``scheduler`` if given)."""
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
-        split = Split("kfold", num_folds, fold_col=fold_col)
+        split = fold_split(Split("kfold", num_folds, fold_col=fold_col), scheduler)
         result = self._search(dataset, split, scheduler)
         avg = [t.value for t in result.trials]
         std = [t.std() for t in result.trials]
-        subs = self._sub_models(result, num_folds) if self.getCollectSubModels() else None
+        subs = self._sub_models(result, split.total_folds) if self.getCollectSubModels() else None
         model = CrossValidatorModel(result.best_model, avg, subs, std)
         return self._finish(self._copyValues(model), result)
 

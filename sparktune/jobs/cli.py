@@ -3,8 +3,11 @@
     sparktune run SPEC [--set key.path=value ...] [--master M | --remote sc://H:P] [--resume]
     sparktune submit SPEC [--set ...] [--resume] -- [spark-submit options]
     sparktune validate SPEC [--set ...]
+    sparktune init DATA --label COL [--task classification|regression] [-o SPEC]
     sparktune schema
     sparktune results RUN_ID [--tracking-uri URI]
+
+Global options (``-v``) go before or after the subcommand.
 
 A mistake in the spec (or any input sparktune checks) is printed as one line per problem,
 without a traceback, and the command exits with status 2; a failed job exits with 1.
@@ -17,14 +20,17 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from sparktune.core.errors import SparktuneError, ValidationError
-from sparktune.jobs import config
+from sparktune.jobs import config, starter
 
 #: Rows of the results table printed after a run (the CSV and MLflow hold all of them).
 TOP_ROWS = 10
@@ -35,10 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         prog="sparktune", description="Tune Spark ML pipelines described by YAML job specs."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log sparktune's progress")
+    # The same option on every subcommand, so it may come after it too (SUPPRESS: an absent
+    # one leaves the value given before the subcommand).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as above"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common])
+
     def spec_command(name: str, text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = command(name, text)
         sub.add_argument("spec", help="the job spec (YAML), e.g. conf/examples/diamonds_grid.yaml")
         sub.add_argument(
             "--set",
@@ -65,13 +80,18 @@ def _parser() -> argparse.ArgumentParser:
             help="keep the finished trials of the checkpoint (output.checkpoint); run the rest",
         )
     spec_command("validate", "check a job spec without running it")
-    commands.add_parser(
-        "schema",
-        help="print the JSON Schema of a job spec (for editors to complete and check specs)",
+    init = command("init", "write a starter job spec from a data file's columns")
+    init.add_argument("data", help="a CSV, Parquet or JSON-lines file, or a bundled data set")
+    init.add_argument("--label", required=True, help="the column to predict")
+    init.add_argument(
+        "--task", choices=starter.TASKS, help="default: inferred from the label's values"
     )
-    results = commands.add_parser(
-        "results", help="print a finished search's results table from MLflow"
+    init.add_argument("-o", "--output", help="write the spec here (default: print it)")
+    init.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    command(
+        "schema", "print the JSON Schema of a job spec (for editors to complete and check specs)"
     )
+    results = command("results", "print a finished search's results table from MLflow")
     results.add_argument("run_id", help="the MLflow run id of the search (its parent run)")
     results.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's)")
     results.add_argument("--top", type=int, default=None, help="print only the N best trials")
@@ -94,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(config.json_schema(), indent=2))
         return 0
     try:
+        if options.command == "init":
+            return _init(options)
         if options.command == "validate":
             return _validate(options)
         if options.command == "run":
@@ -164,16 +186,35 @@ def _run(options: argparse.Namespace) -> int:
     return 0
 
 
-def _results(options: argparse.Namespace) -> int:
-    import mlflow
+def _init(options: argparse.Namespace) -> int:
+    frame, source = starter.read_sample(options.data)
+    spec, comment = starter.starter_spec(frame, source, options.label, options.task)
+    text = starter.render(spec, comment)
+    config.parse(yaml.safe_load(text), options.output or "<init>")  # as `validate` would
+    if options.output is None:
+        print(text, end="")
+        return 0
+    out = Path(options.output)
+    if out.exists() and not options.force:
+        raise ValidationError(f"{out} exists; give another -o, or --force to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}; run it with: sparktune run {shlex.quote(str(out))}", file=sys.stderr)
+    return 0
 
+
+def _results(options: argparse.Namespace) -> int:
+    from sparktune.jobs.stores import StoreNotFound, open_run
     from sparktune.tracking.plots import primary_metric
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=options.run_id, artifact_path="results.csv", tracking_uri=options.tracking_uri
-        )
+        client, _ = open_run(options.run_id, options.tracking_uri)
+    except StoreNotFound as exc:
+        print(f"sparktune: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        path = client.download_artifacts(options.run_id, "results.csv")
     except Exception as exc:
         print(
             f"sparktune: error: no results table for run {options.run_id!r} "
@@ -207,11 +248,23 @@ def summary(result: Any, spec: config.JobSpec) -> str:
     lines.append(f"stopped: {result.stop_reason}; {result.elapsed:.1f} s")
     if getattr(result, "run_id", None):
         lines.append(f"MLflow run: {result.run_id} (sparktune results {result.run_id})")
+        lines.append(f"see it in the MLflow UI: {_ui_command(result.run_id, spec)}")
     if spec.output.model and result.best_model is not None:
         lines.append(f"best model: {spec.output.model}")
     if spec.output.results:
         lines.append(f"results table: {spec.output.results}")
     return "\n".join(lines)
+
+
+def _ui_command(run_id: str, spec: config.JobSpec) -> str:
+    """The command that opens the run's experiment in the MLflow UI (its store's URI)."""
+    from mlflow import MlflowClient
+
+    from sparktune.jobs.stores import tracking_uri, ui_command
+
+    uri = tracking_uri(spec.tracking.uri)
+    experiment = MlflowClient(tracking_uri=uri).get_run(run_id).info.experiment_id
+    return ui_command(uri, run_id, experiment)
 
 
 def group_summary(table: pd.DataFrame, spec: config.JobSpec) -> str:

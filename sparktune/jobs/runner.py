@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 from pyspark import StorageLevel
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import Evaluator
@@ -48,12 +49,21 @@ def read_data(spec: JobSpec, spark: SparkSession) -> DataFrame:
         frame = datasets.load(spark, data.dataset, scale=data.scale)
     else:
         options = {**CSV_DEFAULTS, **data.options} if data.format == "csv" else dict(data.options)
-        frame = spark.read.format(data.format).options(**options).load(data.path)
+        frame = spark.read.format(data.format).options(**options).load(local_path(data.path))
     if data.sample is not None and data.sample < 1:
         frame = frame.sample(fraction=data.sample, seed=spec.search.seed)
     if data.limit is not None:
         frame = frame.limit(data.limit)
     return frame
+
+
+def local_path(path: str) -> str:
+    """A relative local path made absolute from this process's working directory (where the
+    spec's checks looked; a reused Spark session's JVM may have started elsewhere); a URI
+    (``s3a://``, ``hdfs://``, ``file:``) as is."""
+    if "://" in path or path.startswith("file:") or Path(path).is_absolute():
+        return path
+    return str(Path(path).resolve())
 
 
 def build_stage(stage: StageSpec, label: str) -> Params:
@@ -176,7 +186,33 @@ def run(
     finally:
         frame.unpersist()
     save_outputs(spec, result)
+    if getattr(result, "run_id", None):
+        log_spec(spec, result.run_id)
     return result
+
+
+def log_spec(spec: JobSpec, run_id: str) -> None:
+    """Log the spec file as written and the spec as run (``--set`` overrides applied; it
+    runs as is) as artifacts of the search's parent run, ``spec/``, secrets redacted; the
+    settings with every default filled in are the run's ``settings.json``. A failure to
+    log is a warning: the search and its outputs are done."""
+    from mlflow import MlflowClient
+
+    from sparktune.tracking.redaction import Redactor
+
+    as_run = spec.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
+    text = yaml.safe_dump(as_run, sort_keys=False, default_flow_style=None, width=100)
+    files = {"spec/as_run.yaml": text}
+    source = Path(spec.source)
+    if source.is_file():
+        files[f"spec/{source.name}"] = source.read_text(encoding="utf-8", errors="replace")
+    redactor = Redactor()
+    try:
+        client = MlflowClient(tracking_uri=spec.tracking.uri)
+        for name, content in files.items():
+            client.log_text(run_id, redactor.text(content), name)
+    except Exception as exc:
+        logger.warning("MLflow: could not log the job spec to run %s: %s", run_id, exc)
 
 
 def _tune(
@@ -222,6 +258,7 @@ def _tune(
         seed=search.seed,
         timeout=search.timeout,
         early_stopping=search.early_stopping,
+        points_to_evaluate=search.points_to_evaluate,
         refit=spec.output.model is not None or tracking.enabled,
         train_metrics=evaluation.train_metrics,
         error_policy=search.error_policy,
@@ -300,7 +337,7 @@ def save_outputs(spec: JobSpec, result: Any) -> None:
             Path(output.model).parent.mkdir(parents=True, exist_ok=True)
             joblib.dump(result.best_model, output.model)
         else:
-            result.best_model.write().overwrite().save(output.model)
+            result.best_model.write().overwrite().save(local_path(output.model))
         logger.info("best model saved to %s", output.model)
     if output.results is not None:
         Path(output.results).parent.mkdir(parents=True, exist_ok=True)

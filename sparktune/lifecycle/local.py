@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.engine import Engine, Outcome
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial
 from sparktune.spark.local_data import LocalData

@@ -20,10 +20,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.engine import Engine, Outcome
-from sparktune.core.errors import SearchFailedError
+from sparktune.core.errors import CheckpointError, SearchFailedError
 from sparktune.core.progress import ProgressBar
 from sparktune.core.results import results_frame
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
 from sparktune.lifecycle.functions import FunctionProblem
@@ -38,9 +38,11 @@ from sparktune.spark.checks import (
     check_folds,
     check_labels,
     check_not_empty,
+    output_columns,
 )
 from sparktune.spark.objective import PipelineObjective, name_evaluators
 from sparktune.spark.port import port_for
+from sparktune.spark.tasks import check_task
 from sparktune.tracking import MlflowTracker, Tracking
 
 logger = logging.getLogger(__name__)
@@ -113,10 +115,16 @@ def run_search(
         desc = f"sparktune {settings.strategy}"
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
-    if isinstance(problem, LocalProblem | FunctionProblem):
-        outcome = problem.evaluate(settings, strategy, hooks, resumed)
-    else:
-        outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    try:
+        if isinstance(problem, LocalProblem | FunctionProblem):
+            outcome = problem.evaluate(settings, strategy, hooks, resumed)
+        else:
+            outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
+    except CheckpointError as exc:  # keep the trials, as a table, on the error
+        exc.results = results_frame(exc.trials, settings.metrics, settings.larger_is_better)
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
     try:
         return _conclude(settings, outcome, refit, tracker, raise_refit_error)
     except BaseException as exc:  # the parent run never stays open (a no-op once closed)
@@ -136,6 +144,7 @@ def _conclude(
     best = best_trial(outcome, settings.larger_is_better)
     results = results_frame(outcome.trials, settings.metrics, settings.larger_is_better)
     results.attrs["parallelism"] = outcome.parallelism
+    results.attrs["log_params"] = list(settings.log_params)
     model = None
     if refit is not None:
         wrap = not raise_refit_error
@@ -192,6 +201,7 @@ def evaluate(
     check_columns(data, stages, named)
     check_not_empty(data)
     check_labels(data, [*stages, *named.values()])
+    check_task(data, stages, named, {c for s in stages for c in output_columns(s)})
     check_folds(folds)
     spark = data.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, settings.parallelism)

@@ -9,6 +9,8 @@ evaluate nodes under an assignment.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,8 @@ from pyspark.ml.param import Param
 from sparktune.core.errors import ValidationError
 from sparktune.search.names import key_name
 from sparktune.search.values import python_value, same
+
+logger = logging.getLogger(__name__)
 
 
 class TooLarge(Exception):
@@ -82,6 +86,28 @@ def check_bounds(label: str, dist: Apply) -> None:
             f"The space's hp.{dist.name} {label!r} has low={low.obj} >= high={high.obj}; "
             f"give low < high{logs}."
         )
+    if isinstance(low, Literal) and isinstance(high, Literal) and dist.name in LOG_DISTRIBUTIONS:
+        hint = natural_bounds_hint(dist.name, label, low.obj, high.obj)
+        if hint:
+            logger.warning(hint)
+
+
+#: hyperopt's distributions whose bounds are logs of the values drawn.
+LOG_DISTRIBUTIONS = ("loguniform", "qloguniform")
+#: hyperopt's distributions that draw on a log scale.
+LOG_SCALED = (*LOG_DISTRIBUTIONS, "lognormal", "qlognormal")
+
+
+def natural_bounds_hint(kind: str, label: str, low: float, high: float) -> str | None:
+    """A did-you-mean for ``hp.<kind>(label, low, high)`` whose bounds look like natural
+    values (0 < low < 1, high at least ten times low: e.g. 0.001 and 1.0), not logs."""
+    if not (0 < low < 1 and high >= 10 * low):
+        return None
+    return (
+        f"hp.{kind}({label!r}, {low}, {high}) draws exp(uniform({low}, {high})), values "
+        f"from {math.exp(low):.4g} to {math.exp(high):.4g}: hyperopt's bounds are logs. "
+        f"Did you mean hp.{kind}({label!r}, math.log({low}), math.log({high}))?"
+    )
 
 
 def labels(node: Apply) -> list[str]:

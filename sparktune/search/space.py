@@ -125,6 +125,16 @@ class SearchSpace:
         """Every Param the space can set, by its name in candidates and results."""
         return {self._display[t]: self._param(t) for t in self._display}
 
+    def log_scaled(self) -> tuple[str, ...]:
+        """The names (as in :attr:`params`) of the params drawn from a log distribution
+        (``hp.loguniform``, ``hp.qloguniform``, ``hp.lognormal``, ``hp.qlognormal``)."""
+        found = [
+            self._display[self._targets[name]]
+            for name, node in self._value_nodes
+            if any(n.name in pyll.LOG_SCALED for n in dfs(node))
+        ]
+        return tuple(dict.fromkeys(found))
+
     def candidate(self, assignment: Mapping[str, Any]) -> Candidate:
         """The candidate of a hyperopt assignment (label -> value; option index for choices).
 

@@ -65,11 +65,16 @@ def resolve_scorer(metric: str | ScorerFn) -> Scorer:
 
 
 def fold_indices(
-    n_rows: int, num_folds: int | None = None, seed: int = 0, train_ratio: float | None = None
+    n_rows: int,
+    num_folds: int | None = None,
+    seed: int = 0,
+    train_ratio: float | None = None,
+    num_repeats: int = 1,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, validation) row indices: seeded shuffled ``KFold``, or one ``train_ratio`` split.
 
     The same indices passed as ``cv=`` to scikit-learn's ``GridSearchCV`` give its folds.
+    ``num_repeats`` repeats the k-fold, repeat r shuffled with seed ``seed + r``.
     """
     from sklearn.model_selection import KFold, ShuffleSplit
 
@@ -85,7 +90,13 @@ def fold_indices(
             raise ValidationError(
                 f"{n_rows} row(s) cannot make {folds} folds; use fewer folds or more data."
             )
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+        return [
+            (train, val)
+            for r in range(num_repeats)
+            for train, val in KFold(folds, shuffle=True, random_state=seed + r).split(
+                np.zeros((n_rows, 1))
+            )
+        ]
     return [(train, val) for train, val in splitter.split(np.zeros((n_rows, 1)))]
 
 

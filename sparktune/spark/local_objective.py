@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from sparktune.core.scheduler import ROWS
+from sparktune.core.schedulers import ROWS
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.local_data import LocalData
 from sparktune.spark.local_fit import FitError, Scorer, guarded_fold

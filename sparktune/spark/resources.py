@@ -18,7 +18,7 @@ from pyspark.ml import Estimator, Pipeline
 from pyspark.ml.param import Param, Params
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA, ROWS
+from sparktune.core.schedulers import ROWS, Scheduler
 from sparktune.spark import pipeline
 
 #: The iteration param that is the natural budget of each estimator (by class name).
@@ -62,15 +62,16 @@ SKLEARN_ITERATIONS = {
 
 
 def resolve_sklearn_scheduler(
-    scheduler: ASHA, estimator: Any, searched: Collection[str]
-) -> tuple[ASHA, str | None]:
+    scheduler: Scheduler, estimator: Any, searched: Collection[str]
+) -> tuple[Scheduler, str | None]:
     """A scheduler for a scikit-learn estimator: filled in, and the param name it sets.
 
     The resource is a ``get_params`` name (``"max_iter"``, ``"model__n_estimators"`` in a
     Pipeline) or ``"rows"`` (None: rows of each fold's training part); it may not be one
-    of the ``searched`` names.
+    of the ``searched`` names. A scheduler over folds sets no param.
     """
-    _check_scheduler(scheduler)
+    if not _check_scheduler(scheduler):
+        return scheduler, None
     params = estimator.get_params(deep=True)
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     prefix = f"{estimator.steps[-1][0]}__" if hasattr(estimator, "steps") else ""
@@ -94,15 +95,17 @@ def resolve_sklearn_scheduler(
     return scheduler.completed(name, params[name]), name
 
 
-def _check_scheduler(scheduler: object) -> None:
-    if not isinstance(scheduler, ASHA):
+def _check_scheduler(scheduler: object) -> bool:
+    """Whether ``scheduler`` steps over a budget (a param or rows), not over folds."""
+    if not isinstance(scheduler, Scheduler):
         raise ValidationError(
-            "scheduler must be sparktune.ASHA(...) or sparktune.Hyperband(...), "
-            f"got {type(scheduler).__name__}."
+            "scheduler must be sparktune.ASHA(...), Hyperband(...), Racing(...) or "
+            f"MedianStopping(...), got {type(scheduler).__name__}."
         )
+    return scheduler.axis == "budget"
 
 
-def _check_whole(scheduler: ASHA, name: str, default: object) -> None:
+def _check_whole(scheduler: Any, name: str, default: object) -> None:
     """Iteration budgets are whole numbers, and the default must be one when no max is given."""
     if scheduler.max_resource is None and not _whole(default):
         raise ValidationError(
@@ -126,13 +129,15 @@ def final_estimator(estimator: Params) -> Params:
 
 
 def resolve_scheduler(
-    scheduler: ASHA, estimator: Params, searched: Collection[Param]
-) -> tuple[ASHA, Param | None]:
+    scheduler: Scheduler, estimator: Params, searched: Collection[Param]
+) -> tuple[Scheduler, Param | None]:
     """``scheduler`` with its resource and budgets filled in, and the Param it sets (None: rows).
 
-    ``searched`` are the Params the space sets; the resource may not be one of them.
+    ``searched`` are the Params the space sets; the resource may not be one of them. A
+    scheduler over folds sets no Param.
     """
-    _check_scheduler(scheduler)
+    if not _check_scheduler(scheduler):
+        return scheduler, None
     final = final_estimator(estimator)
     cls = type(final).__name__
     name = scheduler.resource or ITERATIONS.get(cls, ROWS)

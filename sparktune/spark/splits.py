@@ -8,7 +8,7 @@ before any stage sees the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -114,4 +114,16 @@ def make_folds(
     if split.kind == "train_ratio":
         assert split.train_ratio is not None
         return train_validation(data, split.train_ratio, seed)
+    if split.num_repeats > 1:
+        return repeated(data, split.num_folds, split.num_repeats, seed)
     return kfold(data, split.num_folds, seed, split.fold_col)
+
+
+def repeated(dataset: DataFrame, num_folds: int, num_repeats: int, seed: int) -> list[Fold]:
+    """``num_repeats`` k-fold splits, repeat r by ``rand(seed + r)`` (the first is pyspark's),
+    numbered on: fold i of repeat r is fold ``r * num_folds + i``."""
+    return [
+        replace(fold, index=r * num_folds + fold.index)
+        for r in range(num_repeats)
+        for fold in kfold(dataset, num_folds, seed + r)
+    ]

@@ -6,6 +6,7 @@ results table may hold secrets to redact) and uploaded by the writer.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, MutableSet
@@ -33,7 +34,8 @@ def search_files(
     larger_is_better: bool,
     redactor: Redactor,
 ) -> dict[str, Any]:
-    """Artifact path -> content: CSV text, settings too long for a param, figures."""
+    """Artifact path -> content: CSV text, every setting (JSON), settings too long for a
+    param, figures."""
     from sparktune.tracking import plots
 
     table = results.copy()
@@ -42,7 +44,11 @@ def search_files(
             table[column] = table[column].map(
                 lambda v: v if v is None or _is_nan(v) else redactor.text(v)
             )
-    files: dict[str, Any] = {"results.csv": table.to_csv(index=False)}
+    files: dict[str, Any] = {
+        "results.csv": table.to_csv(index=False),
+        # Every setting of the search as resolved (defaults filled in), in one file.
+        "settings.json": json.dumps(dict(params), indent=2, sort_keys=True),
+    }
     for key, value in params.items():
         if len(value) > MAX_PARAM_LENGTH:
             files[f"settings/{key}.txt"] = value

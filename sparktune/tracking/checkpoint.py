@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from sparktune.core.callbacks import Callback
-from sparktune.core.errors import ValidationError
+from sparktune.core.errors import CheckpointError, ValidationError, describe_error
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import FoldResult, Rung, Trial, TrialState
 from sparktune.search.space import SearchSpace
@@ -52,8 +52,12 @@ class Checkpoint(Callback):
 
     ``search`` describes the search (strategy, metric, space names, folds, seed); :func:`load`
     refuses a checkpoint written by a different one. ``trials`` are restored trials, kept in
-    the file from the start.
+    the file from the start. It is ``critical``: a failing write raises
+    :class:`~sparktune.core.errors.CheckpointError` naming the path, and the search stops
+    (the file keeps its last good version), rather than go on with nothing to resume from.
     """
+
+    critical = True
 
     def __init__(
         self, path: str | os.PathLike[str], search: Mapping[str, Any], trials: Sequence[Trial] = ()
@@ -80,7 +84,7 @@ class Checkpoint(Callback):
         self.on_trial_end(trial)
 
     def write(self) -> None:
-        """Rewrite the file atomically with every trial kept so far."""
+        """Rewrite the file atomically with every trial kept so far (CheckpointError if not)."""
         with self._lock:
             document = {
                 "format": FORMAT,
@@ -88,7 +92,17 @@ class Checkpoint(Callback):
                 "updated": time.time(),
                 "trials": [self._records[n] for n in sorted(self._records)],
             }
-            write_json(self.path, document)
+            try:
+                write_json(self.path, document)
+            except (OSError, TypeError, ValueError) as exc:
+                raise CheckpointError(
+                    f"Writing the checkpoint {str(self.path)!r} failed ({describe_error(exc)}); "
+                    "the search stopped so that it does not go on without one. The finished "
+                    "trials are on this error's .trials and .results, and the checkpoint keeps "
+                    "those of its last successful write: fix the path (free space, "
+                    "permissions) and resume with resume=True.",
+                    str(self.path),
+                ) from exc
 
 
 def prepare(
@@ -157,6 +171,7 @@ def record(trial: Trial) -> dict[str, Any]:
             if trial.rungs
             else {}
         ),
+        **({"reason": trial.reason} if trial.reason else {}),
     }
 
 
@@ -260,6 +275,7 @@ def _trial(entry: Mapping[str, Any], space: SearchSpace, primary: str, path: Any
             for r in entry.get("rungs", [])
         ),
         promoted=bool(entry.get("promoted", False)),
+        reason=entry.get("reason"),
     )
 
 

@@ -62,8 +62,10 @@ def param_effects(
 ) -> Figure:
     """One panel per searched param: its value in each complete trial against the metric.
 
-    Numeric params are scattered on a linear axis, or a log axis when their positive values
-    span more than two decades; anything else (choices, stages, lists) is shown by category.
+    Numeric params are scattered on a log axis when drawn from a log distribution (the
+    names in ``results.attrs["log_params"]``, which a search sets) or when their positive
+    values span more than two decades, else on a linear axis; anything else (choices,
+    stages, lists) is shown by category.
     """
     metric, better = _resolve(results, metric, larger_is_better)
     cols, rows = _grid(results)
@@ -203,8 +205,10 @@ def _draw_params(
     if not params:
         axes[0].text(0.5, 0.5, "no searched params", ha="center", va="center")
         axes[0].set_axis_off()
+    logs = set(results.attrs.get("log_params", ()))
     for ax, param in zip(axes, params):
-        _param_panel(ax, done[param], done[column], param[len("param_") :], better)
+        name = param[len("param_") :]
+        _param_panel(ax, done[param], done[column], name, better, name in logs)
     for index, ax in enumerate(axes):
         if index >= len(params) and params:
             ax.set_axis_off()
@@ -250,13 +254,15 @@ def _mark_best(ax: Axes, xs: pd.Series, ys: pd.Series, better: bool) -> None:
     )
 
 
-def _param_panel(ax: Axes, values: pd.Series, metric: pd.Series, name: str, better: bool) -> None:
+def _param_panel(
+    ax: Axes, values: pd.Series, metric: pd.Series, name: str, better: bool, log: bool
+) -> None:
     numbers = _numeric(values)
     if numbers is not None:
         xs = numbers
         positive = numbers[numbers > 0]
-        if len(positive) == len(numbers.dropna()) and len(positive) > 1:
-            if positive.max() / positive.min() > 100:
+        if len(positive) == len(numbers.dropna()) and len(positive) > 0:
+            if log or (len(positive) > 1 and positive.max() / positive.min() > 100):
                 ax.set_xscale("log")
     else:
         labels = values.map(lambda v: "None" if v is None else str(v))

@@ -31,6 +31,22 @@ class SpecError(ValidationError):
         super().__init__("\n".join(lines))
 
 
+class SpecFileError(SpecError):
+    """A spec file that cannot be read, decoded or parsed: one line,
+    ``file:line:column: message`` (line and column where known)."""
+
+    def __init__(
+        self, source: str, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(source, [Problem("", message)])
+        self.line = line
+        where = ":".join(str(part) for part in (source, line, column) if part is not None)
+        self.args = (f"{where}: {message}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def describe(value: Any) -> str:
     """A value as an error message shows it: ``a mapping``, ``a list`` or ``'x' (str)``."""
     if isinstance(value, dict):

@@ -184,9 +184,23 @@ def constraint_problem(estimator: Any) -> tuple[str, str] | None:
 
 
 def built(raw: Any) -> Any | None:
-    """The estimator a raw ``estimator`` section describes, or None while it has mistakes."""
+    """The estimator a raw ``estimator`` section describes, or None while its classes have
+    mistakes. Params that are themselves mistakes are left out (defaults instead), so the
+    space's names are still checked against the estimator and every mistake is reported."""
     try:
         return EstimatorSpec.model_validate(raw).build()
+    except Exception:
+        pass
+    if not isinstance(raw, dict):
+        return None
+    plain = {key: value for key, value in raw.items() if key != "params"}
+    if isinstance(plain.get("steps"), list):
+        plain["steps"] = [
+            {k: v for k, v in step.items() if k != "params"} if isinstance(step, dict) else step
+            for step in plain["steps"]
+        ]
+    try:
+        return EstimatorSpec.model_validate(plain).build()
     except Exception:
         return None
 

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 from pyspark.ml.evaluation import Evaluator
 
 from sparktune.core.settings import DEFAULT_FOLDS, DEFAULT_TRAIN_RATIO
-from sparktune.jobs.config.classes import param_problems
+from sparktune.jobs.config.classes import class_params, param_problems
 from sparktune.jobs.config.constants import METRICS
 from sparktune.jobs.config.errors import describe
 from sparktune.jobs.config.estimator import Scoring
 from sparktune.jobs.config.fields import Flag, Folds, OpenFraction, Params, Text
 from sparktune.jobs.config.section import Finding, Section, expect, issue, one_of
 from sparktune.jobs.config.suggest import did_you_mean
+from sparktune.spark.tasks import missing_input_problem, read_param, task_problem
 
 
 def _metric_names(kind: str) -> Any:
@@ -146,3 +147,35 @@ class EvaluationSpec(Section):
                 ("fold_col",),
                 "`fold_col` numbers k-fold folds; it needs `folds`, not `train_ratio`",
             )
+
+
+def task_problems(
+    evaluation: Any, names: list[str], classes: Mapping[str, type], label: Any
+) -> Iterable[Finding]:
+    """Metrics that do not suit the pipeline's final estimator (from the classes, no Spark):
+    a classification metric of a regressor, a regression metric of a classifier, or a metric
+    reading a column the final estimator does not make. Locations are relative to
+    ``evaluation``; nothing is checked while a stage or the metric is itself broken."""
+    if not isinstance(evaluation, dict) or len(classes) < len(names):
+        return
+    predicting = [n for n in names if "predictionCol" in class_params(classes[n])]
+    if not predicting:
+        return
+    name, cls = predicting[-1], classes[predicting[-1]]
+    extra = evaluation.get("extra_metrics")
+    metrics = [(("metric",), evaluation.get("metric"))]
+    extra = extra if isinstance(extra, list) else []
+    metrics += [(("extra_metrics", i), m) for i, m in enumerate(extra)]
+    for loc, raw in metrics:
+        try:
+            metric = MetricSpec.model_validate(_by_name(raw))
+        except Exception:
+            continue
+        kind = METRICS[metric.kind][0]
+        problem = task_problem(kind, metric.name, label, name, cls)
+        param = read_param(kind, metric.name)
+        if problem is None and param and param not in metric.params and not hasattr(cls, param):
+            column = param.removesuffix("Col")  # the evaluators' default column name
+            problem = missing_input_problem(kind, metric.name, param, column, label, name, cls)
+        if problem is not None:
+            yield loc, problem

@@ -11,7 +11,7 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA, ROWS, Hyperband
+from sparktune.core.schedulers import ASHA, ROWS, Hyperband
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
@@ -25,7 +25,7 @@ from sparktune.spark.resources import ITERATIONS
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
 #: The schedulers ``search.scheduler.type`` names.
-SCHEDULERS: dict[str, type[ASHA]] = {"asha": ASHA, "hyperband": Hyperband}
+SCHEDULERS: dict[str, type[ASHA] | type[Hyperband]] = {"asha": ASHA, "hyperband": Hyperband}
 #: A budget or factor of a scheduler (its range is the scheduler's to check).
 Amount = Annotated[Number, expect("a number")]
 
@@ -50,9 +50,11 @@ class Distribution(Section):
     quniform: _arguments("quniform") = None
     """[low, high, q]: uniform, rounded to a multiple of q."""
     loguniform: _arguments("loguniform") = None
-    """[low, high] (natural values, low > 0): drawn evenly on a log scale."""
+    """[low, high], the values themselves (low > 0), e.g. [0.001, 1.0]: drawn evenly on a log
+    scale. Python's hp.loguniform takes their logs instead (math.log(0.001), 0.0)."""
     qloguniform: _arguments("qloguniform") = None
-    """[low, high, q]: loguniform, rounded to a multiple of q."""
+    """[low, high, q]: loguniform (the values themselves, low > 0), rounded to a multiple
+    of q."""
     normal: _arguments("normal") = None
     """[mu, sigma]: normally distributed."""
     lognormal: _arguments("lognormal") = None
@@ -109,7 +111,16 @@ def _argument_problem(kind: str, values: Mapping[str, float]) -> str | None:
     if "low" in values and values["low"] >= values["high"]:
         return f"low must be below high, got low={values['low']} high={values['high']}"
     if kind in ("loguniform", "qloguniform") and values["low"] <= 0:
-        return f"low must be > 0 (bounds are natural values, not logs), got {values['low']}"
+        low, high = values["low"], values["high"]
+        hint = ""
+        if high <= 50:  # bounds such as [-6, 0] are logs, as hyperopt's Python API takes
+            rest = "".join(f", {v}" for v in list(values.values())[2:])
+            hint = (
+                f"; did you mean {{{kind}: [{math.exp(low):.3g}, {math.exp(high):.3g}{rest}]}}? "
+                "(in YAML the bounds are the values themselves; hp.loguniform in Python takes "
+                "their logs)"
+            )
+        return f"low must be > 0 (bounds are natural values, not logs), got {low}{hint}"
     if kind in ("randint", "uniformint") and not all(
         isinstance(values[k], int) for k in ("low", "high")
     ):
@@ -163,19 +174,46 @@ class SchedulerSpec(Section):
     reduction_factor: Amount = 3
     """How many times the budget grows per rung (>= 2)."""
 
-    @model_validator(mode="after")
-    def _check_budgets(self) -> SchedulerSpec:
-        try:
-            self.build()
-        except ValidationError as exc:
-            raise issue(str(exc)) from None
-        return self
+    @classmethod
+    def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
+        """Every budget the scheduler refuses, each at its key (both bounds: at the
+        scheduler): each rule is asked of the scheduler on its own, so all are reported."""
+        scheduler = SCHEDULERS.get(raw.get("type"), ASHA)
+        resource = raw.get("resource") if isinstance(raw.get("resource"), str) else None
+        given = {k: v for k, v in raw.items() if k in _BUDGETS and _is_number(v)}
+        alone = True
+        for key, value in given.items():
+            arguments = {"reduction_factor": value} if key == "reduction_factor" else {key: value}
+            message = _refusal(scheduler, resource=resource, **arguments)
+            if message is not None:
+                alone = False
+                yield (key,), message
+        if alone and len(given) > 1:
+            message = _refusal(scheduler, resource=resource, **given)
+            if message is not None:
+                yield (), message
 
-    def build(self) -> ASHA:
+    def build(self) -> ASHA | Hyperband:
         """The scheduler :func:`sparktune.tune` takes."""
         return SCHEDULERS[self.type](
             self.resource, self.min_resource, self.max_resource, self.reduction_factor
         )
+
+
+_BUDGETS = ("min_resource", "max_resource", "reduction_factor")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _refusal(scheduler: type[ASHA] | type[Hyperband], **arguments: Any) -> str | None:
+    """What ``scheduler(**arguments)`` refuses, or None."""
+    try:
+        scheduler(**arguments)
+    except ValidationError as exc:
+        return str(exc)
+    return None
 
 
 class SearchSpec(Section):
@@ -205,6 +243,16 @@ class SearchSpec(Section):
     scheduler: SchedulerSpec | None = None
     """Successive halving (asha or hyperband) beside the strategy: weak trials stop on a
     small budget."""
+    points_to_evaluate: (
+        Annotated[
+            tuple[dict[str, Any], ...],
+            expect("a list of points, each a mapping of space names to values"),
+        ]
+        | None
+    ) = None
+    """Points tried first, before the strategy's own, e.g. [{lr.regParam: 0.01}]: each maps
+    some of the space's names to values (natural values, also for loguniform); a list
+    entry takes one of its values."""
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
@@ -219,6 +267,7 @@ class SearchSpec(Section):
         space = raw.get("space")
         if not isinstance(space, dict):
             return
+        yield from _point_problems(raw.get("points_to_evaluate"), space)
         for name, value in space.items():
             if not (isinstance(value, dict) and len(value) == 1):
                 continue
@@ -242,6 +291,20 @@ class SearchSpec(Section):
             name: value.to_hyperopt(name) if isinstance(value, Distribution) else list(value)
             for name, value in self.space.items()
         }
+
+
+def _point_problems(points: Any, space: dict[str, Any]) -> Iterable[Finding]:
+    """Points whose names are not the space's, or whose value a grid list lacks."""
+    for i, point in enumerate(points if isinstance(points, list) else []):
+        if not isinstance(point, dict) or not point:
+            continue  # worded by the field's type
+        for name, value in point.items():
+            loc = ("points_to_evaluate", i, name)
+            if name not in space:
+                hint = did_you_mean(str(name), list(space)) or f"; the space has {list(space)}"
+                yield loc, f"not a name of search.space{hint}"
+            elif isinstance(space[name], list) and value not in space[name]:
+                yield loc, f"{value!r} is not one of the space's values {space[name]}"
 
 
 def space_problems(space: Any, names: list[str], classes: Mapping[str, type]) -> Iterable[Finding]:

@@ -15,12 +15,13 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 from sparktune.core.errors import ValidationError
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
-from sparktune.jobs.config.evaluation import SPARK_METRICS, EvaluationSpec
+from sparktune.jobs.config.evaluation import SPARK_METRICS, EvaluationSpec, task_problems
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
 from sparktune.jobs.config.search import SearchSpec, scheduler_problems, space_problems
 from sparktune.jobs.config.section import Finding, Section, issue
+from sparktune.spark.local_checks import scorer_problem
 from sparktune.tracking import Tracking
 
 
@@ -197,6 +198,8 @@ def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     elif isinstance(raw.get("evaluation"), dict) and "metric" not in evaluation:
         yield ("evaluation", "metric"), "missing; this key is required (e.g. metric: rmse)"
     names, classes = stage_classes(raw.get("pipeline"))
+    for loc, message in task_problems(evaluation, names, classes, data.get("label")):
+        yield ("evaluation", *loc), message
     space = search.get("space")
     for loc, message in space_problems(space, names, classes):
         yield ("search", "space", *loc), message
@@ -229,6 +232,9 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         limits = ("parallelism", "timeout", "early_stopping", "scheduler")
         yield from _given("search", search, limits, per_group)
         yield from _given(
+            "search", search, ("points_to_evaluate",), "is not taken by a per-group search"
+        )
+        yield from _given(
             "search", search, ("error_policy",), f"{per_group}; a failing group is a row"
         )
         folds_only = "does not apply per group: each group is scored by k folds (`folds`)"
@@ -241,6 +247,11 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         if isinstance(keys, list) and data.get("label") in keys:
             yield ("groups", "group_by"), f"the label {data['label']!r} cannot be a group column"
     estimator = built(raw.get("estimator"))
+    scoring = evaluation.get("scoring")
+    if estimator is not None and isinstance(scoring, str):
+        problem = scorer_problem(scoring, estimator, data.get("label"))
+        if problem is not None:
+            yield ("evaluation", "scoring"), problem
     if estimator is not None:
         for loc, message in estimator_space_problems(search.get("space"), estimator):
             yield ("search", "space", *loc), message
