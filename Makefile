@@ -14,7 +14,7 @@ LOWEST := requirements/lowest.txt
 COMPAT_TESTS := tests/test_dropins.py tests/test_install.py tests/test_compat.py \
 	tests/test_tune.py tests/test_local.py tests/test_tracking.py tests/test_resume.py
 
-.PHONY: run test lint bench bench-racing bench-large
+.PHONY: run test lint bench bench-racing bench-large bench-functions
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,7 @@ bench-large: $(VENV)/.installed
 
 bench-racing: $(VENV)/.installed
 	$(PY) -m bench racing
+
+# Issue 22: a training function tuned by sparktune, MlflowSparkStudy and hyperopt SparkTrials.
+bench-functions: $(VENV)/.installed
+	$(PY) -m bench functions

@@ -26,6 +26,7 @@ from sparktune.core.results import results_frame
 from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
+from sparktune.lifecycle.functions import FunctionProblem
 from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.refit import refit_best
 from sparktune.lifecycle.result import TuneResult
@@ -84,7 +85,7 @@ def metrics_of(evaluators: Sequence[Evaluator]) -> tuple[tuple[str, ...], bool]:
 
 def run_search(
     settings: SearchSettings,
-    problem: SearchProblem | LocalProblem,
+    problem: SearchProblem | LocalProblem | FunctionProblem,
     strategy: Strategy,
     *,
     refit: Callable[[Trial], Any] | None,
@@ -101,7 +102,8 @@ def run_search(
     the results (``raise_refit_error``: the refit's own error, as pyspark's validators do).
     ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
     A :class:`LocalProblem` (a scikit-learn estimator) is evaluated one Spark task per
-    (candidate x fold); everything else is the same.
+    (candidate x fold), a :class:`FunctionProblem` one call of the function per trial;
+    everything else is the same.
     """
     tracker = None
     if tracking is not None:
@@ -114,7 +116,7 @@ def run_search(
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
     try:
-        if isinstance(problem, LocalProblem):
+        if isinstance(problem, LocalProblem | FunctionProblem):
             outcome = problem.evaluate(settings, strategy, hooks, resumed)
         else:
             outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
