@@ -1,5 +1,5 @@
 """Run the benchmarks: ``python -m bench [cv] [tpe] [xgboost] [connect] [halving] [local]
-[groups] [racing]``: all of them by default, each ratio measured within one run."""
+[groups] [racing] [functions]``: all of them by default, each ratio measured within one run."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ BENCHES = {
     "groups": "bench.bench_groups",
     "halving": "bench.bench_halving",
     "racing": "bench.bench_racing",
+    "functions": "bench.bench_functions",
 }
 #: Benches on a Spark Connect session: pyspark.ml is classic or Connect for a whole process.
 CONNECT = {"connect"}

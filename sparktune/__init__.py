@@ -1,5 +1,6 @@
 """sparktune: parallel hyperparameter tuning for distributed Spark ML pipelines."""
 
+from sparktune.compat.extras import PYSPARK_VERSION
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import (
     CheckpointError,
@@ -12,6 +13,7 @@ from sparktune.core.errors import (
 from sparktune.core.schedulers import ASHA, Hyperband, MedianStopping, Racing
 from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, Split
 from sparktune.core.trial import Candidate, Trial, TrialState
+from sparktune.core.version import __version__
 from sparktune.frontends.groups import GroupModels, load_group_models, tune_groups
 from sparktune.frontends.halving import HalvingCrossValidator
 from sparktune.frontends.racing import RacingCrossValidator
@@ -40,6 +42,7 @@ __all__ = [
     "HalvingCrossValidator",
     "Hyperband",
     "MedianStopping",
+    "PYSPARK_VERSION",
     "Racing",
     "RacingCrossValidator",
     "RefitError",
@@ -54,10 +57,9 @@ __all__ = [
     "TrialState",
     "TuneResult",
     "ValidationError",
+    "__version__",
     "fold_indices",
     "load_group_models",
     "tune",
     "tune_groups",
 ]
-
-__version__ = "0.1.0"

@@ -21,22 +21,25 @@ from sparktune.spark.session import get_session
 os.environ["PYSPARK_PYTHON"] = sys.executable
 
 CONNECT_DIR = Path(__file__).parent / "connect"
+#: Tests for the core install alone (``make test`` runs them in ``.venv-core``).
+CORE_ONLY_DIR = Path(__file__).parent / "core_only"
 
 
-def _targets_connect(config) -> bool:
-    """Whether this run was pointed at ``tests/connect`` (or something inside it)."""
+def _targets(config, folder: Path) -> bool:
+    """Whether this run was pointed at ``folder`` (or something inside it)."""
     base = config.invocation_params.dir
     for arg in config.args:
         path = (base / arg.split("::")[0]).resolve()
-        if path == CONNECT_DIR or CONNECT_DIR in path.parents:
+        if path == folder or folder in path.parents:
             return True
     return False
 
 
 def pytest_ignore_collect(collection_path, config):
-    """Leave ``tests/connect`` out of every run that was not pointed at it."""
-    if collection_path == CONNECT_DIR and not _targets_connect(config):
-        return True
+    """Leave ``tests/connect`` and ``tests/core_only`` out of runs not pointed at them."""
+    for folder in (CONNECT_DIR, CORE_ONLY_DIR):
+        if collection_path == folder and not _targets(config, folder):
+            return True
     return None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -390,7 +391,7 @@ ESTIMATOR = {
         "params": {"max_iter": 20},
     },
     "search": {"strategy": "grid", "space": {"max_depth": [2, 4], "learning_rate": [0.1]}},
-    "evaluation": {"scoring": "neg_root_mean_squared_error"},
+    "evaluation": {"metric": "neg_root_mean_squared_error"},
 }
 
 
@@ -428,11 +429,23 @@ def test_an_estimator_job_builds_a_scikit_learn_estimator_or_pipeline():
     assert piped.estimator.title == "Pipeline(scale, ridge)"
 
 
+def test_an_estimators_scorer_is_metric_and_scoring_is_deprecated():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = config.parse(estimator_spec())
+    deprecated = "evaluation.scoring is deprecated; write `metric:`"
+    with pytest.warns(DeprecationWarning, match=deprecated):
+        old = config.parse(estimator_spec(evaluation={"scoring": "neg_root_mean_squared_error"}))
+    assert new.evaluation.scoring == old.evaluation.scoring == "neg_root_mean_squared_error"
+    found = problems(estimator_spec(evaluation__metric="rmse"))
+    assert "not by a Spark evaluator's metric" in found["evaluation.metric"]
+
+
 def test_estimator_mistakes_have_key_paths_and_close_names():
     found = problems(
         estimator_spec(
             estimator__class="sklearn.ensemble.HistGradientBoostingRegresor",
-            evaluation__scoring="neg_root_mean_squred_error",
+            evaluation__metric="neg_root_mean_squred_error",
         )
     )
     assert "did you mean 'HistGradientBoostingRegressor'" in found["estimator.class"]
@@ -514,14 +527,14 @@ def test_a_job_tunes_a_pipeline_or_an_estimator_with_the_keys_that_go_with_it():
             search__scheduler={"type": "asha"},
         )
     )
-    assert "scored by `scoring`, a scikit-learn scorer name" in found["evaluation.metric"]
+    assert "scored by a scikit-learn scorer name" in found["evaluation.metric"]
     assert "missing" not in found.get("evaluation.scoring", "")
     for path in ("evaluation.fold_col", "evaluation.extra_metrics"):
         assert "applies to Spark ML pipelines only" in found[path]
     assert "search.scheduler" not in found  # halving works for an estimator too
     found = problems(estimator_spec(evaluation={"folds": 2}))
-    assert "missing; an `estimator` needs a scikit-learn scorer name" in found["evaluation.scoring"]
-    found = problems(estimator_spec(evaluation__scoring="rmse"))
+    assert "missing; an `estimator` needs a scikit-learn scorer name" in found["evaluation.metric"]
+    found = problems(estimator_spec(evaluation={"scoring": "rmse"}))
     assert "e.g. neg_root_mean_squared_error, r2" in found["evaluation.scoring"]
     both = {"metric": "rmse", "scoring": "r2"}
     assert "not both" in problems(estimator_spec(evaluation=both))["evaluation.scoring"]

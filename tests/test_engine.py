@@ -343,3 +343,51 @@ def test_a_critical_callback_failing_stops_the_search_with_every_trial_and_clean
     assert [t.number for t in kept][:2] == [0, 1]  # what ended, then what the stop cancelled
     assert kept[1].state is TrialState.COMPLETE and len(kept) < 8
     assert objective.closed and ends.ends == [(len(kept), caught.value)]
+
+
+class FoldMajor(Objective):
+    """Records the (fold, trial x) order of its fold tasks; asks for fold-major order with
+    ``window`` trials in flight; its first task waits until ``started`` is set."""
+
+    def __init__(self, port: ThreadPort, folds: int, window: int | None) -> None:
+        super().__init__(port, folds, delay=0.0)
+        self.fold_major_window = window
+        self.order: list[tuple[int, int]] = []
+        self.started = threading.Event()
+
+    def evaluate(self, candidate: Candidate, fold_index: int) -> FoldResult:
+        if not self.order:
+            self.started.wait(timeout=5)
+        self.order.append((fold_index, candidate.params["x"]))
+        return super().evaluate(candidate, fold_index)
+
+
+class Starts(Callback):
+    """Sets ``event`` once ``count`` trials have started."""
+
+    def __init__(self, event: threading.Event, count: int) -> None:
+        self.event, self.count, self.seen = event, count, 0
+
+    def on_trial_start(self, number, candidate):
+        self.seen += 1
+        if self.seen >= self.count:
+            self.event.set()
+
+
+@pytest.mark.parametrize("window", [None, 8])
+def test_an_objective_asking_for_fold_major_order_gets_its_folds_one_after_another(window):
+    port = ThreadPort()
+    objective = FoldMajor(port, folds=3, window=window)
+    if window is None:
+        objective.started.set()
+    hooks = [Starts(objective.started, 6)]
+    outcome = Engine(objective, port, 1, "continue", hooks).run(
+        candidates(*({"x": i} for i in range(6)))
+    )
+    assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 6
+    trial_major = [(f, x) for x in range(6) for f in range(3)]
+    if window is None:
+        assert objective.order == trial_major
+    else:  # the first task starts before the others are queued; then fold by fold
+        fold_major = [(f, x) for f in range(3) for x in range(6)]
+        assert objective.order == fold_major

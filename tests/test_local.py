@@ -35,6 +35,7 @@ def quiet(**kwargs):
     return dict(tracking=False, progress=False, **kwargs)
 
 
+@pytest.mark.compat
 def test_grid_equals_gridsearchcv_on_the_same_folds(spark, frame):
     space = {"ridge__alpha": [0.01, 1.0, 30.0], "standardscaler__with_mean": [True, False]}
     pipe = make_pipeline(StandardScaler(), Ridge())

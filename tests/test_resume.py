@@ -72,6 +72,7 @@ def search(data, path, **kwargs):
     return sparktune.tune(pipe(), space, data, RegressionEvaluator(labelCol="y"), **options)
 
 
+@pytest.mark.compat
 def test_grid_resume_runs_only_what_is_missing(data, tmp_path):
     path = tmp_path / "ckpt.json"
     first = search(data, path, max_trials=2)

@@ -74,6 +74,7 @@ def split(runs):
     return parents, children
 
 
+@pytest.mark.compat
 def test_tpe_search_leaves_one_parent_and_a_child_per_trial(spark, data, store, monkeypatch):
     pipe, lr = lr_pipeline()
     space = {

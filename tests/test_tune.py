@@ -270,6 +270,7 @@ def test_single_estimator_choice_with_validation_data_and_metrics_on_both_sides(
     assert result.best_model.uid == result.best_params[ESTIMATOR].uid
 
 
+@pytest.mark.compat
 def test_same_seed_at_parallelism_one_gives_the_same_trials(spark, small, rmse):
     def params():
         pipe, _ = lr_pipeline(maxIter=5)

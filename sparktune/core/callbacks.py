@@ -20,6 +20,9 @@ class Objective(Protocol):
 
     Under a scheduler the engine passes ``budget``: the value of the scheduler's resource
     for this rung (an iteration count, or a fraction of the fold's training rows).
+    An objective may also have ``fold_major_window`` (an int, read as the search runs): while
+    it is set, the engine keeps up to that many trials in flight and runs their queued fold
+    tasks lowest fold first (see ``Engine``).
     """
 
     primary: str

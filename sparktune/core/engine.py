@@ -22,6 +22,7 @@ from typing import Any
 
 from sparktune.core.callbacks import Callback, Objective, Strategy, notify
 from sparktune.core.errors import CheckpointError, SearchFailedError, describe_error
+from sparktune.core.pool import OrderedPool
 from sparktune.core.port import SessionPort
 from sparktune.core.schedulers.base import Decision, FullBudget, Scheduler, SchedulerRun, Step
 from sparktune.core.settings import ErrorPolicy
@@ -114,7 +115,7 @@ class Engine:
             stopper.start(started)
         timing = min(stoppers, key=lambda s: s.deadline(), default=None)
         deadline = timing.deadline() if timing is not None else math.inf
-        pool = cf.ThreadPoolExecutor(self.parallelism, thread_name_prefix="sparktune")
+        pool = OrderedPool(self.parallelism, "sparktune", self._order)
         running: dict[int, _Running] = {}
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
@@ -129,7 +130,7 @@ class Engine:
                 self._resume(strategy, trial)
             exhausted = False
             while True:
-                while len(running) < self.parallelism:
+                while len(running) < self._in_flight():
                     self._drop(strategy, stoppers)
                     paused = {n: t.rungs[-1].index for n, t in self._paused.items()}
                     promoted = self._plan.choose(paused, exhausted)
@@ -185,6 +186,24 @@ class Engine:
         self._check_any_succeeded()
         return outcome
 
+    def _window(self) -> int | None:
+        """The objective's fold-major window (``fold_major_window``), if it asks for one now.
+
+        An objective whose folds cannot all stay cached asks for its tasks fold-major: up to
+        that many trials in flight, the queued task of the lowest fold (then trial) first,
+        so that a fold serves every trial in flight before the next one is needed.
+        """
+        window = getattr(self.objective, "fold_major_window", None)
+        return window if isinstance(window, int) and window > 0 else None
+
+    def _in_flight(self) -> int:
+        """How many trials may run at once: ``parallelism``, or the fold-major window."""
+        return max(self.parallelism, self._window() or 0)
+
+    def _order(self, key: tuple[int, ...], sequence: int) -> tuple[int, ...]:
+        """Which queued fold task runs next: first queued, or lowest (fold, trial) fold-major."""
+        return (*key, sequence) if self._window() else (sequence,)
+
     def trial_tag(self, number: int) -> str:
         """The job tag carried by every job of trial ``number``."""
         return f"{self.tag}-trial-{number}"
@@ -195,7 +214,7 @@ class Engine:
         stoppers: Sequence[Stopper],
         running: dict[int, _Running],
         key: int,
-        pool: cf.ThreadPoolExecutor,
+        pool: OrderedPool,
     ) -> None:
         """Take trial ``key``'s step if all its folds ended (cancelling the rest once one
         failed): the scheduler decides whether it goes on, pauses or stops."""
@@ -271,7 +290,7 @@ class Engine:
 
     def _submit(
         self,
-        pool: cf.ThreadPoolExecutor,
+        pool: OrderedPool,
         number: int,
         candidate: Candidate,
         index: int = 0,
@@ -289,7 +308,8 @@ class Engine:
             description = f"sparktune trial {number} fold {fold}"
             if budget is not None:
                 description += f" rung {index} ({budget:g})"
-            futures.append(pool.submit(self.port.in_thread(task, tags, description)))
+            wrapped = self.port.in_thread(task, tags, description)
+            futures.append(pool.submit(wrapped, (fold, number)))
         if earlier is None:
             self._notify("on_trial_start", number, candidate)
             return _Running(number, candidate, futures, step=step)
@@ -298,7 +318,7 @@ class Engine:
             number, candidate, futures, earlier.started, step, tuple(earlier.rungs), kept
         )
 
-    def _promote(self, pool: cf.ThreadPoolExecutor, number: int) -> _Running:
+    def _promote(self, pool: OrderedPool, number: int) -> _Running:
         """Run paused trial ``number`` on its next rung (the checkpoint learns it first)."""
         trial = replace(self._paused.pop(number), promoted=True)
         self._notify("on_trial_update", trial)

@@ -54,6 +54,8 @@ class Split:
     ``"train_ratio"`` (one seeded random split) or ``"validation_data"`` (a given DataFrame).
     A k-fold split may be repeated ``num_repeats`` times with other seeds (repeat r cuts
     folds ``r * num_folds`` to ``(r + 1) * num_folds - 1``), so racing has more steps.
+    ``allow_empty_validation``: a random fold with no validation rows is warned about and
+    scored as the evaluator scores no rows (pyspark's drop-ins), instead of refused.
     """
 
     kind: str = "kfold"
@@ -61,6 +63,7 @@ class Split:
     train_ratio: float | None = None
     fold_col: str | None = None
     num_repeats: int = 1
+    allow_empty_validation: bool = False
 
     @property
     def total_folds(self) -> int:

@@ -79,7 +79,7 @@ def tune_groups(
     model_path: str | os.PathLike[str] | None = None,
     warn_group_rows: int = WARN_GROUP_ROWS,
     max_group_rows: int = MAX_GROUP_ROWS,
-    tracking: bool | str | Tracking = True,
+    tracking: bool | str | Tracking | None = None,
     experiment: str | None = None,
     train_ratio: float | None = None,
     parallelism: int = 1,

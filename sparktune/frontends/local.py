@@ -67,7 +67,7 @@ def tune_local(
     refit: bool = True,
     train_metrics: bool = True,
     error_policy: ErrorPolicy | str = "continue",
-    tracking: bool | str | Tracking = True,
+    tracking: bool | str | Tracking | None = None,
     experiment: str | None = None,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),

@@ -24,7 +24,9 @@ from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Trial
 from sparktune.frontends.common import checked_callbacks, trial_limit, unpacked
+from sparktune.frontends.functions import tune_function
 from sparktune.frontends.local import tune_local
+from sparktune.frontends.scorers import is_function, scorer_arguments
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
 from sparktune.search import make_strategy, strategy_name
@@ -44,11 +46,15 @@ if TYPE_CHECKING:
 
 
 def tune(
-    estimator: Params,
+    estimator: Params | Any,
     space: Mapping[Any, Any],
-    data: DataFrame,
-    evaluator: Evaluator,
+    data: DataFrame | Any = None,
+    metric: Evaluator | str | Callable[..., Any] | None = None,
     *,
+    extra_metrics: Sequence[Evaluator] = (),
+    larger_is_better: bool | None = None,
+    placement: str | None = None,
+    evaluator: Evaluator | None = None,
     extra_evaluators: Sequence[Evaluator] = (),
     strategy: str | BaseSampler = "tpe",
     scheduler: Scheduler | None = None,
@@ -65,7 +71,7 @@ def tune(
     refit: bool = True,
     train_metrics: bool = True,
     error_policy: ErrorPolicy | str = "continue",
-    tracking: bool | str | Tracking = True,
+    tracking: bool | str | Tracking | None = None,
     experiment: str | None = None,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
@@ -80,9 +86,12 @@ def tune(
 ) -> TuneResult:
     """Search ``space`` for the params of ``estimator`` that score best on ``data``.
 
+    - ``estimator``: a Spark ML estimator or pipeline, a scikit-learn-compatible estimator,
+      or a training function ``fn(params)`` (below);
     - ``space``: name -> list of values or ``hp.*`` expression (see :mod:`sparktune.search.space`);
-    - ``evaluator`` gives the metric optimized and its direction (``isLargerBetter``);
-      ``extra_evaluators`` are recorded for every trial too;
+    - ``metric``: what is optimized. For Spark ML, an evaluator (its direction from
+      ``isLargerBetter``); ``extra_metrics`` (evaluators) are recorded for every trial too.
+      ``evaluator=`` and ``extra_evaluators=`` are the deprecated spellings;
     - ``strategy``: ``"grid"`` (every combination; ``max_trials`` defaults to all of them),
       ``"random"`` or ``"tpe"`` (``max_trials`` defaults to 20), or an Optuna sampler:
       ``"optuna-tpe"``, ``"cmaes"``, ``"qmc"`` or any ``optuna.samplers.BaseSampler``
@@ -104,7 +113,8 @@ def tune(
     - ``error_policy``: ``"continue"`` records a failing trial (its error in ``results``) and
       goes on; ``"raise"`` stops and raises;
     - ``train_metrics`` also scores each trial on its training folds;
-    - ``tracking``/``experiment``: MLflow tracking of the search (``sparktune.tracking.tracker``);
+    - ``tracking``/``experiment``: MLflow tracking of the search (``sparktune.tracking.tracker``;
+      by default on when MLflow is installed, ``True`` requires it, ``False`` turns it off);
     - ``progress`` shows a progress bar; ``callbacks`` receive the engine's hooks;
       ``cache_budget`` bounds the bytes of cached featurized folds;
     - ``checkpoint``: a JSON file rewritten after every finished trial
@@ -123,11 +133,37 @@ def tune(
     ``data`` a pandas or (at most ``max_collect_rows`` rows) Spark DataFrame with the
     ``label`` column and ``features`` (all other columns by default).
 
+    A function ``fn`` (any callable that is not an estimator) is called with a candidate's
+    params dict and returns its loss, or a dict as hyperopt objectives return one (``loss``,
+    or the entry named by ``metric``; optional ``status``; other numbers recorded as
+    metrics); ``larger_is_better=True`` maximizes it. ``data`` is not used.
+    ``placement="executors"`` (default) runs each trial as one Spark task, ``"driver"`` on
+    driver threads (for an ``fn`` that runs Spark jobs itself); a scheduler's budget is
+    passed in the params under its ``resource`` (:mod:`sparktune.frontends.functions`).
+
     Bad input raises :class:`ValidationError` before any Spark job; a search where no trial
     completes raises :class:`SearchFailedError`.
     """
     if split is not None or budget is not None or isinstance(checkpoint, Checkpointing):
         return tune(**unpacked(locals(), "tune"))
+    metric, extra_metrics = scorer_arguments(metric, extra_metrics, evaluator, extra_evaluators)
+    if is_function(estimator):
+        return _tune_function(dict(locals()))
+    given = [
+        n
+        for n, v in (("larger_is_better", larger_is_better), ("placement", placement))
+        if v is not None
+    ]
+    if given:
+        raise ValidationError(
+            f"{given} apply to training functions only; an estimator's metric gives its "
+            "direction, and its trials run where its kind of estimator runs."
+        )
+    if metric is None:
+        raise ValidationError(
+            "tune() of an estimator needs metric=: a Spark ML evaluator, or for a "
+            "scikit-learn estimator a scorer name or callable."
+        )
     if not isinstance(estimator, Params):
         return _tune_scikit_learn(dict(locals()))
     if label is not None or features is not None:
@@ -139,7 +175,7 @@ def tune(
     resource = None
     if scheduler is not None:
         scheduler, resource = resolve_scheduler(scheduler, resolved.estimator, resolved.options)
-    evaluators = [evaluator, *extra_evaluators]
+    evaluators = [metric, *extra_metrics]
     metrics, larger_is_better = metrics_of(evaluators)
     _check_data(data, validation_data)
     settings = SearchSettings(
@@ -212,7 +248,7 @@ def _tune_scikit_learn(arguments: dict[str, Any]) -> TuneResult:
             f"{type(arguments['estimator']).__name__}."
         )
     spark_only = {
-        "extra_evaluators": bool(arguments["extra_evaluators"]),
+        "extra_metrics": bool(arguments["extra_metrics"]),
         "validation_data": arguments["validation_data"] is not None,
         "fold_col": arguments["fold_col"] is not None,
         "cache_budget": arguments["cache_budget"] is not None,
@@ -225,8 +261,36 @@ def _tune_scikit_learn(arguments: dict[str, Any]) -> TuneResult:
         for name, parameter in inspect.signature(tune_local).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
-    positional = (arguments[name] for name in ("estimator", "space", "data", "evaluator"))
+    positional = (arguments[name] for name in ("estimator", "space", "data", "metric"))
     return tune_local(*positional, **keywords)
+
+
+def _tune_function(arguments: dict[str, Any]) -> TuneResult:
+    """``tune``'s ``arguments`` for a training function, passed on to
+    :func:`~sparktune.frontends.functions.tune_function` (those for estimators refused)."""
+    estimator_only = {
+        "data": arguments["data"] is not None,
+        "extra_metrics": bool(arguments["extra_metrics"]),
+        "validation_data": arguments["validation_data"] is not None,
+        "fold_col": arguments["fold_col"] is not None,
+        "num_folds": arguments["num_folds"] is not None,
+        "train_ratio": arguments["train_ratio"] is not None,
+        "cache_budget": arguments["cache_budget"] is not None,
+        "label": arguments["label"] is not None,
+        "features": arguments["features"] is not None,
+    }
+    given = [name for name, on in estimator_only.items() if on]
+    if given:
+        raise ValidationError(
+            f"{given} apply to estimators only: a function reads its own data and does its "
+            "own validation (it returns the loss)."
+        )
+    keywords = {
+        name: arguments[name]
+        for name, parameter in inspect.signature(tune_function).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name in arguments
+    }
+    return tune_function(arguments["estimator"], arguments["space"], **keywords)
 
 
 def _check_data(data: DataFrame, validation_data: DataFrame | None) -> None:

@@ -17,10 +17,10 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml import tuning as pyspark_tuning
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.tuning import _ValidatorSharedReadWrite
-from pyspark.ml.util import DefaultParamsReader, MLReader, MLWriter
+from pyspark.ml.util import MLReader, MLWriter
 from pyspark.sql import DataFrame
 
+from sparktune.compat.pyspark import load_validator, validator_writer
 from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import Scheduler
@@ -107,6 +107,7 @@ class _SparktuneParams(Params):
             refit=lambda best: refit(est, dataset, {**epm[best.number], **full}),
             tracking=getattr(self, "tracking", None),
             callbacks=getattr(self, "callbacks", []),
+            cache_budget=getattr(self, "cache_budget", None),
             raise_refit_error=policy is ErrorPolicy.RAISE,
         )
 
@@ -148,16 +149,7 @@ class _Reader(MLReader):
 
     def load(self, path: str) -> Any:
         """Load the validator saved at ``path``."""
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-        # pyspark decodes param maps as Python-written only for classes under "pyspark.ml.".
-        as_python = {**metadata, "class": f"pyspark.ml.{metadata['class']}"}
-        metadata, estimator, evaluator, epm = _ValidatorSharedReadWrite.load(
-            path, self.sparkSession, as_python
-        )
-        instance = self.cls(estimator=estimator, estimatorParamMaps=epm, evaluator=evaluator)
-        instance = instance._resetUid(metadata["uid"])
-        DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=["estimatorParamMaps"])
-        return instance
+        return load_validator(path, self.sparkSession, self.cls)
 
 
 class CrossValidatorModel(pyspark_tuning.CrossValidatorModel):
@@ -171,7 +163,7 @@ class CrossValidatorModel(pyspark_tuning.CrossValidatorModel):
             self.bestModel, self.avgMetrics, self.subModels, self.stdMetrics
         )
         plain = self._copyValues(plain)._resetUid(self.uid)
-        return pyspark_tuning.CrossValidatorModelWriter(plain)
+        return validator_writer(plain, pyspark_tuning.CrossValidatorModelWriter(plain))
 
 
 class TrainValidationSplitModel(pyspark_tuning.TrainValidationSplitModel):
@@ -185,7 +177,7 @@ class TrainValidationSplitModel(pyspark_tuning.TrainValidationSplitModel):
             self.bestModel, self.validationMetrics, self.subModels
         )
         plain = self._copyValues(plain)._resetUid(self.uid)
-        return pyspark_tuning.TrainValidationSplitModelWriter(plain)
+        return validator_writer(plain, pyspark_tuning.TrainValidationSplitModelWriter(plain))
 
 
 class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
@@ -214,6 +206,7 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         self._setDefault(errorPolicy=ErrorPolicy.CONTINUE.value)
         self._set(**kwargs)
         self.callbacks: list[Callback] = []
+        self.cache_budget: int | None = None
 
     @keyword_only
     def setParams(
@@ -241,7 +234,7 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
 
     def write(self) -> MLWriter:
         """Python-side writer, so ``errorPolicy`` is kept (pyspark may switch to the JVM's)."""
-        return pyspark_tuning.CrossValidatorWriter(self)
+        return validator_writer(self, pyspark_tuning.CrossValidatorWriter(self))
 
     def _fit(self, dataset: DataFrame) -> CrossValidatorModel:
         return self._cross_validate(dataset, None)
@@ -252,7 +245,8 @@ class CrossValidator(pyspark_tuning.CrossValidator, _SparktuneParams):
         """Evaluate the grid on ``numFolds`` folds (under ``scheduler`` if given)."""
         num_folds = self.getOrDefault(self.numFolds)
         fold_col = self.getOrDefault(self.foldCol) or None
-        split = fold_split(Split("kfold", num_folds, fold_col=fold_col), scheduler)
+        split = Split("kfold", num_folds, fold_col=fold_col, allow_empty_validation=True)
+        split = fold_split(split, scheduler)
         result = self._search(dataset, split, scheduler)
         avg = [t.value for t in result.trials]
         std = [t.std() for t in result.trials]
@@ -285,6 +279,7 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
         self._setDefault(errorPolicy=ErrorPolicy.CONTINUE.value)
         self._set(**kwargs)
         self.callbacks: list[Callback] = []
+        self.cache_budget: int | None = None
 
     @keyword_only
     def setParams(
@@ -311,11 +306,12 @@ class TrainValidationSplit(pyspark_tuning.TrainValidationSplit, _SparktuneParams
 
     def write(self) -> MLWriter:
         """Python-side writer, so ``errorPolicy`` is kept (pyspark may switch to the JVM's)."""
-        return pyspark_tuning.TrainValidationSplitWriter(self)
+        return validator_writer(self, pyspark_tuning.TrainValidationSplitWriter(self))
 
     def _fit(self, dataset: DataFrame) -> TrainValidationSplitModel:
         ratio = self.getOrDefault(self.trainRatio)
-        result = self._search(dataset, Split("train_ratio", 1, train_ratio=ratio))
+        split = Split("train_ratio", 1, train_ratio=ratio, allow_empty_validation=True)
+        result = self._search(dataset, split)
         avg = [t.value for t in result.trials]
         subs = self._sub_models(result, 1)[0] if self.getCollectSubModels() else None
         model = TrainValidationSplitModel(result.best_model, avg, subs)

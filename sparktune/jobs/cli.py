@@ -6,6 +6,7 @@
     sparktune init DATA --label COL [--task classification|regression] [-o SPEC]
     sparktune schema
     sparktune results RUN_ID [--tracking-uri URI]
+    sparktune --version
 
 Global options (``-v``) go before or after the subcommand.
 
@@ -20,6 +21,7 @@ import json
 import logging
 import math
 import os
+import platform
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyspark
 import yaml
 
 from sparktune.core.errors import SparktuneError, ValidationError
+from sparktune.core.version import __version__
 from sparktune.jobs import config, starter
 
 #: Rows of the results table printed after a run (the CSV and MLflow hold all of them).
@@ -41,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="sparktune", description="Tune Spark ML pipelines described by YAML job specs."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log sparktune's progress")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__} (pyspark {pyspark.__version__}, "
+        f"Python {platform.python_version()})",
+    )
     # The same option on every subcommand, so it may come after it too (SUPPRESS: an absent
     # one leaves the value given before the subcommand).
     common = argparse.ArgumentParser(add_help=False)

@@ -230,7 +230,7 @@ def _tune(
     if spec.estimator is not None:
         assert evaluation.scoring is not None  # the spec requires it with an estimator
         scoring: dict[str, Any] = {
-            "evaluator": evaluation.scoring,
+            "metric": evaluation.scoring,
             "label": label,
             "features": spec.data.features,
             "max_collect_rows": spec.data.max_collect_rows,
@@ -238,8 +238,8 @@ def _tune(
     else:
         assert evaluation.metric is not None  # the spec requires it with a pipeline
         scoring = {
-            "evaluator": build_evaluator(evaluation.metric, label),
-            "extra_evaluators": [build_evaluator(m, label) for m in evaluation.extra_metrics],
+            "metric": build_evaluator(evaluation.metric, label),
+            "extra_metrics": [build_evaluator(m, label) for m in evaluation.extra_metrics],
         }
     return tune(
         pipeline,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sparktune.compat.extras import require
 from sparktune.core.trial import Trial
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ class TuneResult:
     def plot(self) -> Figure:
         """The metric of every trial with the best so far, and each param against it.
 
-        The same plots as the PNG artifacts of the search's MLflow run, in one figure.
+        The same plots as the PNG artifacts of the search's MLflow run, in one figure
+        (needs matplotlib: the ``plots`` extra).
         """
+        require("matplotlib", "TuneResult.plot()")
         from sparktune.tracking import plots
 
         return plots.overview(self.results, self.metric, self.larger_is_better)

@@ -26,6 +26,7 @@ from sparktune.core.results import results_frame
 from sparktune.core.schedulers import ROWS
 from sparktune.core.settings import SearchSettings
 from sparktune.core.trial import Trial, TrialState
+from sparktune.lifecycle.functions import FunctionProblem
 from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.refit import refit_best
 from sparktune.lifecycle.result import TuneResult
@@ -40,7 +41,7 @@ from sparktune.spark.checks import (
     output_columns,
 )
 from sparktune.spark.objective import PipelineObjective, name_evaluators
-from sparktune.spark.port import port_for
+from sparktune.spark.port import ClassicPort, ConnectPort, port_for
 from sparktune.spark.tasks import check_task
 from sparktune.tracking import MlflowTracker, Tracking
 
@@ -84,7 +85,7 @@ def metrics_of(evaluators: Sequence[Evaluator]) -> tuple[tuple[str, ...], bool]:
 
 def run_search(
     settings: SearchSettings,
-    problem: SearchProblem | LocalProblem,
+    problem: SearchProblem | LocalProblem | FunctionProblem,
     strategy: Strategy,
     *,
     refit: Callable[[Trial], Any] | None,
@@ -101,7 +102,8 @@ def run_search(
     the results (``raise_refit_error``: the refit's own error, as pyspark's validators do).
     ``resumed`` are trials finished earlier (a checkpoint), kept without running again.
     A :class:`LocalProblem` (a scikit-learn estimator) is evaluated one Spark task per
-    (candidate x fold); everything else is the same.
+    (candidate x fold), a :class:`FunctionProblem` one call of the function per trial;
+    everything else is the same.
     """
     tracker = None
     if tracking is not None:
@@ -114,7 +116,7 @@ def run_search(
         hooks.append(ProgressBar(settings.max_trials, settings.larger_is_better, desc))
     hooks += [tracker] if tracker is not None else []
     try:
-        if isinstance(problem, LocalProblem):
+        if isinstance(problem, LocalProblem | FunctionProblem):
             outcome = problem.evaluate(settings, strategy, hooks, resumed)
         else:
             outcome = evaluate(settings, problem, strategy, hooks, cache_budget, resumed)
@@ -200,7 +202,7 @@ def evaluate(
     check_not_empty(data)
     check_labels(data, [*stages, *named.values()])
     check_task(data, stages, named, {c for s in stages for c in output_columns(s)})
-    check_folds(folds)
+    check_folds(folds, settings.split.allow_empty_validation)
     spark = data.sparkSession
     concurrency = slots.plan_concurrency(spark, plan.stages, options, settings.parallelism)
     port = port_for(spark)
@@ -208,12 +210,13 @@ def evaluate(
         plan,
         folds,
         named,
-        FoldCache(cache_budget if cache_budget is not None else port.cache_budget()),
+        fold_cache(port, cache_budget, len(folds)),
         train_metrics=settings.train_metrics,
         keep_models=settings.keep_models,
         columns=pipeline.referenced_columns([*plan.suffix, *named.values()], options),
         session=port.candidate_session(),
         resource=problem.resource if problem.resource is not None else ROWS,
+        allow_empty_validation=settings.split.allow_empty_validation,
     )
     logger.info(
         "search: %d prefix stage(s) fitted once per fold, %d suffix stage(s) per candidate",
@@ -226,6 +229,17 @@ def evaluate(
     )
     with port.searching():
         return engine.run(concurrency.guard(strategy), settings.stoppers(), resumed)
+
+
+def fold_cache(port: ClassicPort | ConnectPort, cache_budget: int | None, folds: int) -> FoldCache:
+    """The fold cache: memory from what Spark has free (at most ``cache_budget``), local disk
+    beyond it; a ``cache_budget`` given bounds memory and disk together."""
+    memory = port.cache_budget()
+    if cache_budget is not None:
+        return FoldCache(cache_budget, memory_bytes=min(memory, cache_budget), num_folds=folds)
+    disk = port.disk_budget()
+    total = None if disk is None else memory + disk
+    return FoldCache(total, memory_bytes=memory, num_folds=folds)
 
 
 def best_trial(outcome: Outcome, larger_is_better: bool) -> Trial:

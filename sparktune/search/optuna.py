@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from hyperopt.pyll import Apply
 
+from sparktune.compat.extras import require
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate, Trial
 from sparktune.search import pyll
@@ -74,7 +75,9 @@ def sampler(name: str, seed: int) -> BaseSampler:
 
     The options chosen here are marked experimental by Optuna; their warnings are silenced.
     """
-    import optuna
+    optuna = require("optuna", f"strategy={name!r}")
+    if name == "cmaes":
+        require("cmaes", "strategy='cmaes'")
     from optuna.exceptions import ExperimentalWarning
 
     with warnings.catch_warnings():

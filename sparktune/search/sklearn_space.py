@@ -18,6 +18,7 @@ from typing import Any
 
 from hyperopt.pyll import Apply
 
+from sparktune.compat.sklearn import parameter_constraints
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate
 from sparktune.search import pyll
@@ -54,7 +55,7 @@ class _Names:
         """Whether param ``name`` takes integers (its constraints, annotation or default say so)."""
         owner_name, _, param = name.rpartition("__")
         owner = self.params.get(owner_name, self.estimator) if owner_name else self.estimator
-        constraints = getattr(owner, "_parameter_constraints", {}).get(param, [])
+        constraints = parameter_constraints(owner).get(param, [])
         kinds = {getattr(c, "type", c) for c in constraints}
         if numbers.Integral in kinds or int in kinds:
             return numbers.Real not in kinds and float not in kinds

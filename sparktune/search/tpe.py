@@ -14,6 +14,7 @@ from typing import Any
 
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, tpe
 
+from sparktune.compat.hyperopt import TPE_EI_CANDIDATES, TPE_GAMMA, TPE_PRIOR_WEIGHT
 from sparktune.core.trial import Trial, TrialState
 from sparktune.search.base import HyperoptSearch
 from sparktune.search.space import SearchSpace
@@ -41,9 +42,9 @@ class TPESearch(HyperoptSearch):
         larger_is_better: bool = False,
         points_to_evaluate: Sequence[Mapping[Any, Any]] = (),
         n_startup_jobs: int = N_STARTUP_JOBS,
-        gamma: float = tpe._default_gamma,
-        n_ei_candidates: int = tpe._default_n_EI_candidates,
-        prior_weight: float = tpe._default_prior_weight,
+        gamma: float = TPE_GAMMA,
+        n_ei_candidates: int = TPE_EI_CANDIDATES,
+        prior_weight: float = TPE_PRIOR_WEIGHT,
     ) -> None:
         algo = functools.partial(
             tpe.suggest,

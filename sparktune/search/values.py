@@ -15,6 +15,7 @@ import numpy as np
 from pyspark.ml import Estimator, Pipeline, Transformer
 from pyspark.ml.param import Param, Params
 
+from sparktune.compat.xgboost import mirrored_sklearn_class
 from sparktune.core.errors import ValidationError
 
 
@@ -71,9 +72,9 @@ def takes_integers(stage: Params, param: Param) -> bool:
     xgboost.spark's params carry no type; their types are the annotations of the
     scikit-learn estimator they mirror (``max_depth: Optional[int]``).
     """
-    xgb_cls = getattr(stage, "_xgb_cls", None)
-    if callable(xgb_cls):
-        for cls in xgb_cls().__mro__:
+    mirrored = mirrored_sklearn_class(stage)
+    if mirrored is not None:
+        for cls in mirrored.__mro__:
             init = cls.__dict__.get("__init__")
             if init is None:
                 continue

@@ -1,8 +1,10 @@
 """The featurized-fold cache: persisted prefix outputs, shared by every candidate of a fold.
 
 Entries are built once per key (concurrent users of a key wait for the first builder),
-counted while in use, evicted least-recently-used beyond a byte budget, and all
-unpersisted by :meth:`FoldCache.close`, which the engine calls however the search ends.
+counted while in use, sized by what Spark holds for them, kept in memory while the memory
+budget lasts and on local disk beyond it (the plan of :mod:`sparktune.spark.fold_plan`),
+evicted least-recently-used beyond the budget for both, and all unpersisted by
+:meth:`FoldCache.close`, which the engine calls however the search ends.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from py4j.protocol import Py4JError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+
+from sparktune.compat import spark_status
+from sparktune.compat.pyspark import cached_relation_frame
+from sparktune.spark.fold_plan import FoldPlan, choose
 
 logger = logging.getLogger(__name__)
 
@@ -32,32 +37,21 @@ def lineage_free(df: DataFrame, session: SparkSession | None = None) -> DataFram
     (a session sharing ``df``'s context; default: ``df``'s own). ``df`` itself is returned
     where the cached relation cannot be reached (e.g. Spark Connect).
     """
-    spark = df.sparkSession
-    target = session or spark
-    try:
-        cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(df._jdf)
-        if not cached.isDefined():
-            return df
-        relation = cached.get().cachedRepresentation()
-        jvm = spark._jvm
-        jdf = jvm.org.apache.spark.sql.classic.Dataset.ofRows(target._jsparkSession, relation)
-    except (AttributeError, Py4JError):
+    frame = cached_relation_frame(df, session or df.sparkSession)
+    if frame is None:
         logger.debug("cannot reach the cached relation; querying the persisted DataFrame")
         return df
-    return DataFrame(jdf, target)
+    return frame
 
 
 def cached_size(df: DataFrame) -> int:
-    """Bytes a persisted, materialized DataFrame takes, as Spark's cache statistics report.
+    """Bytes Spark holds (in memory and on disk) for a persisted, materialized DataFrame.
 
-    0 where the statistics cannot be reached (Spark Connect): such entries never count
-    toward the budget, and the cache keeps them until the search ends.
+    0 where that cannot be read (Spark Connect): such entries never count toward the
+    budget, and the cache keeps them until the search ends. (The plan's statistics are no
+    measure: before a cache is materialized they estimate, and the estimate stays.)
     """
-    try:
-        stats = df._jdf.queryExecution().optimizedPlan().stats()
-    except AttributeError:
-        return 0
-    return int(str(stats.sizeInBytes()))
+    return spark_status.persisted_bytes(df) or 0
 
 
 @dataclass
@@ -71,6 +65,7 @@ class Entry:
     refs: int = 0
     error: BaseException | None = None
     frames: list[DataFrame] = field(default_factory=list)
+    on_disk: bool = False
 
     def unpersist(self) -> None:
         """Release the persisted data of this entry."""
@@ -79,23 +74,51 @@ class Entry:
 
 
 class FoldCache:
-    """Thread-safe LRU cache of featurized folds with a byte budget (``None``: unbounded)."""
+    """Thread-safe LRU cache of featurized folds within byte budgets (``None``: unbounded).
+
+    ``budget_bytes`` bounds what the entries hold in memory and on local disk together
+    (beyond it the least recently used entry not in use is evicted); ``memory_bytes``
+    bounds what they hold in memory: an entry built when that is used up is persisted
+    ``DISK_ONLY``. ``num_folds`` lets the first entry's size choose the :class:`FoldPlan`
+    (logged once); ``plan`` is None until then.
+    """
 
     def __init__(
         self,
         budget_bytes: int | None = None,
         storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+        memory_bytes: int | None = None,
+        num_folds: int | None = None,
     ) -> None:
         self.budget_bytes = budget_bytes
+        self.memory_bytes = memory_bytes
         self.storage_level = storage_level
+        self.num_folds = num_folds
+        self.plan: FoldPlan | None = None
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._building: set[Hashable] = set()
+        self._on_disk: set[int] = set()  # ids of the frames persisted DISK_ONLY
         self._cond = threading.Condition()
         self.evictions = 0
+        self.builds = 0
+
+    def _memory_full(self) -> bool:
+        """Whether one more fold would take the entries in memory past ``memory_bytes``."""
+        if self.memory_bytes is None or self.plan is None:
+            return False
+        with self._cond:
+            held = sum(e.size for e in self._entries.values() if not e.on_disk)
+        return held + self.plan.fold_bytes > self.memory_bytes
 
     def persist(self, df: DataFrame) -> DataFrame:
-        """Persist ``df`` at the cache's storage level (used by entry builders)."""
-        return df.persist(self.storage_level)
+        """Persist ``df`` for an entry being built: at the cache's storage level, or
+        ``DISK_ONLY`` once the memory budget is used up."""
+        if not self._memory_full():
+            return df.persist(self.storage_level)
+        persisted = df.persist(StorageLevel.DISK_ONLY)
+        with self._cond:
+            self._on_disk.add(id(persisted))
+        return persisted
 
     @contextmanager
     def use(self, key: Hashable, build: Callable[[], Entry]) -> Iterator[Entry]:
@@ -123,6 +146,10 @@ class FoldCache:
         try:
             entry = build()
             entry.size = sum(cached_size(f) for f in entry.frames)
+            with self._cond:
+                entry.on_disk = bool(entry.frames) and all(
+                    id(f) in self._on_disk for f in entry.frames
+                )
         except BaseException as exc:
             entry = Entry(None, None, None, error=exc)  # type: ignore[arg-type]
             with self._cond:
@@ -134,10 +161,26 @@ class FoldCache:
             self._building.discard(key)
             self._entries[key] = entry
             entry.refs += 1
+            self.builds += 1
+            self._choose_plan(entry.size)
             self._evict()
             self._cond.notify_all()
-        logger.debug("cached fold %s: %.1f MiB", key, entry.size / 2**20)
+        where = "local disk" if entry.on_disk else "memory"
+        logger.debug("cached fold %s: %.1f MiB (%s)", key, entry.size / 2**20, where)
         return entry
+
+    def _choose_plan(self, size: int) -> None:
+        """Choose the plan from the first entry's size, once; log it (or why there is none)."""
+        if self.plan is not None or self.num_folds is None or self.builds != 1:
+            return
+        if size == 0:
+            logger.info(
+                "fold cache plan: the size of a cached fold is not visible here (Spark "
+                "Connect); every fold is kept (memory, then local disk) until the search ends"
+            )
+            return
+        self.plan = choose(size, self.num_folds, self.memory_bytes, self.budget_bytes)
+        logger.info(self.plan.describe(self.memory_bytes, self.budget_bytes))
 
     def entries(self) -> list[Entry]:
         """A snapshot of the entries held, least recently used first (failed builds included)."""
@@ -171,11 +214,19 @@ class FoldCache:
             entry.unpersist()
 
 
+#: The least memory budget the fold cache gets from Spark's storage memory.
+MIN_MEMORY_BUDGET = 16 * 2**20
+
+
 def default_cache_budget(spark: SparkSession) -> int:
-    """Half of the storage memory Spark reports across the driver and executors."""
-    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
-    values = status.values().iterator()
-    total = 0
-    while values.hasNext():
-        total += int(values.next()._1())
-    return max(total // 2, 64 * 2**20)
+    """The fold cache's memory budget: half of the storage memory Spark reports across the
+    driver and executors, or what is free of it now if that is less.
+
+    Half, because execution (fits, aggregations) may take back storage memory down to
+    ``spark.memory.storageFraction`` (half by default); free, because data the user
+    cached before the search keeps its place.
+    """
+    memory = spark_status.storage_memory(spark)
+    if memory is None:
+        return 1024 * 2**20
+    return max(min(memory.total // 2, memory.free), MIN_MEMORY_BUDGET)

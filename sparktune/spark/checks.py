@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,8 +17,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from sparktune.compat.pyspark import is_remote_stage, push_params_to_jvm
 from sparktune.core.errors import ValidationError
 from sparktune.spark.splits import Fold
+
+logger = logging.getLogger(__name__)
 
 #: Evaluator kinds, their classes and the metric names Spark accepts for each (checked
 #: client-side on Spark Connect, where the evaluator's params cannot reach a JVM).
@@ -56,11 +60,11 @@ def check_evaluator(evaluator: Evaluator) -> None:
         raise ValidationError(
             f"evaluator must be a pyspark.ml.evaluation.Evaluator, got {type(evaluator)!r}."
         )
-    if isinstance(evaluator, JavaEvaluator) and isinstance(evaluator._java_obj, str):
+    if isinstance(evaluator, JavaEvaluator) and is_remote_stage(evaluator):
         _check_metric_name(evaluator)  # Spark Connect: the evaluator lives on the server
     elif isinstance(evaluator, JavaEvaluator):
         try:
-            evaluator._transfer_params_to_java()
+            push_params_to_jvm(evaluator)
         except (IllegalArgumentException, Py4JJavaError) as exc:
             doc = evaluator.getParam("metricName").doc if evaluator.hasParam("metricName") else ""
             metric = (
@@ -222,17 +226,31 @@ def check_labels(dataset: DataFrame, holders: Sequence[Params]) -> None:
         )
 
 
-def check_folds(folds: Sequence[Fold]) -> None:
-    """Fail when a fold has no training or no validation rows (one job, before any fit)."""
+def check_folds(folds: Sequence[Fold], allow_empty_validation: bool = False) -> None:
+    """Fail when a fold has no training or no validation rows (one job, before any fit).
+
+    With ``allow_empty_validation`` (the drop-ins, as pyspark's classes go on) a fold with
+    no validation rows is logged as a warning instead.
+    """
     present = _sides_with_rows(folds)
     for fold in folds:
         for kind in ("training", "validation"):
-            if f"{kind} {fold.index}" not in present:
-                raise ValidationError(
-                    f"Fold {fold.index} has no {kind} rows: the data has too few rows for "
-                    f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
-                    "train_ratio that leaves rows on both sides, or more data."
+            if f"{kind} {fold.index}" in present:
+                continue
+            if kind == "validation" and allow_empty_validation:
+                logger.warning(
+                    "Fold %d has no validation rows (the data has too few rows for %d "
+                    "fold(s)); as in pyspark, its metric is what the evaluator gives on no "
+                    "rows. Use fewer folds or more data for a meaningful score.",
+                    fold.index,
+                    len(folds),
                 )
+                continue
+            raise ValidationError(
+                f"Fold {fold.index} has no {kind} rows: the data has too few rows for "
+                f"{len(folds)} fold(s). Use fewer folds (num_folds / numFolds), a "
+                "train_ratio that leaves rows on both sides, or more data."
+            )
 
 
 def _sides_with_rows(folds: Sequence[Fold]) -> set[str]:

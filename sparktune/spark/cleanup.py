@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from sparktune.compat.pyspark import persisted_rdds
 from sparktune.core.callbacks import Callback
 from sparktune.core.engine import Engine
 from sparktune.core.trial import Trial, TrialState
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def persistent_rdds(spark: SparkSession) -> set[int]:
     """Ids of the RDDs the SparkContext holds persisted right now."""
-    return {int(rdd_id) for rdd_id in spark.sparkContext._jsc.getPersistentRDDs().keys()}
+    return set(persisted_rdds(spark))
 
 
 class ReleaseLeftovers(Callback):
@@ -45,8 +46,8 @@ class ReleaseLeftovers(Callback):
         """Unpersist what interrupted fits left behind (the engine has released its cache)."""
         if all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
             return
-        held = self._spark.sparkContext._jsc.getPersistentRDDs()
-        left = [rdd_id for rdd_id in held.keys() if int(rdd_id) not in self._before]
+        held = persisted_rdds(self._spark)
+        left = [rdd_id for rdd_id in held if rdd_id not in self._before]
         for rdd_id in left:
             held[rdd_id].unpersist(True)
         if left:

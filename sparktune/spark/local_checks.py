@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from sparktune.compat.sklearn import scorer_function
 from sparktune.core.errors import ValidationError
 
 #: scikit-learn transformers that take string columns (a first step that encodes them).
@@ -84,11 +85,8 @@ def scorer_task(scorer: str | Callable[..., Any]) -> str | None:
     """
     if not isinstance(scorer, str):
         return None
-    from sklearn.metrics import get_scorer
-
-    try:
-        function = get_scorer(scorer)._score_func
-    except (ValueError, AttributeError):
+    function = scorer_function(scorer)
+    if function is None:
         return None
     module = getattr(function, "__module__", "") or ""
     if module.endswith("_regression"):

@@ -10,9 +10,9 @@ from typing import Any
 from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param
-from pyspark.ml.util import RemoteModelRef
 from pyspark.sql import DataFrame, SparkSession
 
+from sparktune.compat.pyspark import release_remote_model
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate, FoldResult
 from sparktune.spark.cache import Entry, FoldCache, lineage_free
@@ -68,6 +68,7 @@ class PipelineObjective:
         columns: frozenset[str] | None = None,
         session: SparkSession | None = None,
         resource: Param | str | None = None,
+        allow_empty_validation: bool = False,
     ) -> None:
         if not evaluators:
             raise ValidationError("At least one evaluator is needed to score candidates.")
@@ -82,11 +83,19 @@ class PipelineObjective:
         self.columns = columns
         self.session = session
         self.resource = resource
+        self.allow_empty_validation = allow_empty_validation
 
     @property
     def num_folds(self) -> int:
         """How many folds each candidate is evaluated on."""
         return len(self.folds)
+
+    @property
+    def fold_major_window(self) -> int | None:
+        """How many trials the engine may keep in flight, their fits ordered fold-major, when
+        the cache's plan is fold-major (not every fold fits); None otherwise."""
+        plan = self.cache.plan
+        return plan.window if plan is not None and plan.kind == "fold-major" else None
 
     def _featurize(self, fold: Fold, param_map: Mapping[Any, Any]) -> Entry:
         prefix_model = self.plan.fit_prefix(fold.train, param_map) if self.plan.prefix else None
@@ -103,7 +112,7 @@ class PipelineObjective:
             entry.train, entry.validation = train, validation
             if train.count() == 0:
                 raise ValidationError(f"Fold {fold.index} has no training rows.")
-            if validation.count() == 0:
+            if validation.count() == 0 and not self.allow_empty_validation:
                 raise ValidationError(
                     f"Fold {fold.index} has no validation rows; use fewer folds or more data."
                 )
@@ -160,10 +169,7 @@ def release(model: Any) -> None:
         for stage in model.stages:
             release(stage)
         return
-    ref = getattr(model, "_java_obj", None)
-    if isinstance(ref, RemoteModelRef):
-        model._java_obj = None  # its __del__ then finds nothing left to release
-        ref.release_ref()
+    release_remote_model(model)
 
 
 def model_info(model: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ byte budget, and the callback that releases data left by interrupted fits; each 
 differs between the two kinds of session, and nothing else in sparktune branches on it.
 
 - :class:`ClassicPort`: Spark's thread-local job tags (``SparkContext.addJobTag``) carried
-  to pool threads by ``inheritable_thread_target``, cancel with ``cancelJobsWithTag``;
+  to pool threads by ``thread_target``, cancel with ``cancelJobsWithTag``;
   candidates fit in the interpreted clone of the session.
 - :class:`ConnectPort`: session tags (``SparkSession.addTag``, thread-local: each fold task
   adds its trial's tags on its pool thread and removes them when it ends, since pool
@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pyspark.sql import SparkSession
-from pyspark.util import inheritable_thread_target
 
+from sparktune.compat.pyspark import check_connect, thread_target
 from sparktune.core.callbacks import Callback
 from sparktune.spark.cache import default_cache_budget
 from sparktune.spark.cleanup import ReleaseLeftovers
+from sparktune.spark.fold_plan import local_disk_budget
 from sparktune.spark.session import INTERPRETED, interpreted_session
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class ClassicPort:
             sc.setJobDescription(description)
             return task()
 
-        return inheritable_thread_target(self.spark)(tagged)
+        return thread_target(self.spark, tagged)
 
     def cancel(self, tag: str) -> None:
         """Cancel the running and queued Spark jobs carrying ``tag``."""
@@ -75,8 +76,14 @@ class ClassicPort:
         return interpreted_session(self.spark)
 
     def cache_budget(self) -> int:
-        """Half of the storage memory the cluster reports."""
+        """The fold cache's memory budget: half of the storage memory the cluster reports,
+        or what is free of it if less."""
         return default_cache_budget(self.spark)
+
+    def disk_budget(self) -> int | None:
+        """The local disk the fold cache may fill (half the free space of Spark's local
+        directories, read on the driver)."""
+        return local_disk_budget(self.spark)
 
     def leftovers(self) -> list[Callback]:
         """The callback that unpersists what interrupted fits left persisted."""
@@ -101,7 +108,7 @@ class ConnectPort:
     ) -> Callable[[], T]:
         """``task`` wrapped to add ``tags`` on its pool thread, and remove them when it ends.
 
-        ``inheritable_thread_target`` makes the session the pool thread's active one (and
+        ``thread_target`` makes the session the pool thread's active one (and
         carries the caller's own tags there): a released model is deleted from the server
         through the thread's active session, and without one the delete is silently skipped
         (the server's model cache would fill). Connect has no job descriptions: the tags
@@ -118,7 +125,7 @@ class ConnectPort:
                 for tag in tags:
                     spark.removeTag(tag)
 
-        return inheritable_thread_target(spark)(tagged)
+        return thread_target(spark, tagged)
 
     def cancel(self, tag: str) -> None:
         """Interrupt the operations carrying ``tag`` on the server."""
@@ -133,6 +140,11 @@ class ConnectPort:
         """:data:`CONNECT_CACHE_BUDGET`: the server's memory is not visible from here."""
         logger.debug("Spark Connect: fold cache budget %d bytes", CONNECT_CACHE_BUDGET)
         return CONNECT_CACHE_BUDGET
+
+    def disk_budget(self) -> int | None:
+        """None (unbounded): the server's disks are not visible from here, and sizes are not
+        either, so nothing is evicted for want of room."""
+        return None
 
     def leftovers(self) -> list[Callback]:
         """None: the client cannot list the server's persisted RDDs."""
@@ -161,5 +173,6 @@ class ConnectPort:
 
 
 def port_for(spark: Any) -> ClassicPort | ConnectPort:
-    """The port of ``spark``'s kind of session."""
+    """The port of ``spark``'s kind of session (Connect needs pyspark 4)."""
+    check_connect(spark)
     return ConnectPort(spark) if is_connect(spark) else ClassicPort(spark)

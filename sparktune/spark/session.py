@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from py4j.protocol import Py4JError
 from pyspark.sql import SparkSession
 
+from sparktune.compat.pyspark import clone_session, default_session
 from sparktune.core.errors import SetupError
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def get_session(
     """
     if remote is not None:
         return connect_session(remote, conf)
-    running = SparkSession.getActiveSession() or _default_session()
+    running = SparkSession.getActiveSession() or default_session()
     if running is not None:
         return running  # no builder: it would re-apply options and warn that they don't take
     if under_spark_submit():
@@ -247,14 +247,6 @@ def _spark_conf_dir() -> Path:
     return Path(home) / "conf"
 
 
-def _default_session() -> SparkSession | None:
-    """The process's default session when it runs but is not active on this thread."""
-    session = SparkSession._instantiatedSession
-    if session is None or getattr(session, "_sc", None) is None or session._sc._jsc is None:
-        return None
-    return session
-
-
 def interpreted_session(spark: SparkSession) -> SparkSession:
     """A clone of ``spark`` (same context, cache and settings) that evaluates SQL uncompiled.
 
@@ -267,17 +259,8 @@ def interpreted_session(spark: SparkSession) -> SparkSession:
     is returned where it cannot be cloned (Spark Connect).
     """
     key, value = INTERPRETED
-    try:
-        if spark._jsparkSession.conf().contains(key):
-            return spark
-        clone = SparkSession(spark.sparkContext, spark._jsparkSession.cloneSession())
-    except (AttributeError, Py4JError):
+    clone = clone_session(spark, {key: value})
+    if clone is None:
         logger.debug("cannot clone the session; candidates run with its codegen settings")
         return spark
-    if SparkSession._instantiatedSession is clone:  # pyspark made the clone its default
-        SparkSession._instantiatedSession = SparkSession._activeSession = spark
-        jvm_class = SparkSession._get_j_spark_session_class(spark._jvm)
-        jvm_class.setDefaultSession(spark._jsparkSession)
-        jvm_class.setActiveSession(spark._jsparkSession)
-    clone.conf.set(key, value)
     return clone

@@ -21,6 +21,7 @@ from typing import Any
 from pyspark.ml.param import Param, Params
 from pyspark.sql import SparkSession
 
+from sparktune.compat.pyspark import concurrent_task_slots, conf_seconds, is_local_master
 from sparktune.core.errors import ValidationError
 from sparktune.core.trial import Candidate, Trial
 from sparktune.spark import xgb
@@ -33,13 +34,6 @@ XGBOOST_CONNECT = (3, 3)
 _WAIT_CONF = "spark.scheduler.maxRegisteredResourcesWaitingTime"
 
 
-def _live_slots(spark: SparkSession) -> int:
-    """The slots Spark's barrier check compares a barrier stage against, right now."""
-    sc = spark.sparkContext._jsc.sc()
-    profile = sc.resourceProfileManager().resourceProfileFromId(0)
-    return int(sc.maxNumConcurrentTasks(profile))
-
-
 def cluster_slots(spark: SparkSession, need: int = 1) -> int:
     """How many tasks the cluster can run at once: ``local[N]`` gives N, ``local[*]`` the
     cores, a cluster the sum of its executors' cores; each divided by ``spark.task.cpus``.
@@ -48,14 +42,13 @@ def cluster_slots(spark: SparkSession, need: int = 1) -> int:
     waits (up to ``spark.scheduler.maxRegisteredResourcesWaitingTime``, 30 s by default) for
     ``need`` slots to appear before answering.
     """
-    sc = spark.sparkContext
-    slots = _live_slots(spark)
-    if sc._jsc.sc().isLocal() or slots >= need:
+    slots = concurrent_task_slots(spark)
+    if is_local_master(spark) or slots >= need:
         return slots
-    deadline = time.monotonic() + sc._jsc.sc().conf().getTimeAsSeconds(_WAIT_CONF, "30s")
+    deadline = time.monotonic() + conf_seconds(spark, _WAIT_CONF, "30s")
     while slots < need and time.monotonic() < deadline:
         time.sleep(0.5)
-        slots = _live_slots(spark)
+        slots = concurrent_task_slots(spark)
     return slots
 
 
@@ -184,7 +177,7 @@ def plan_concurrency(
         logger.info("Spark Connect: XGBoost's barrier fits are not checked against task slots")
         return Concurrency(parallelism)
     sc = spark.sparkContext
-    check_barrier_conf(dict(sc.getConf().getAll()), bool(sc._jsc.sc().isLocal()))
+    check_barrier_conf(dict(sc.getConf().getAll()), is_local_master(spark))
     need, owner = fit_slots(stages, options)
     slots = cluster_slots(spark, need)
     if need > slots:

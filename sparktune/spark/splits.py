@@ -89,17 +89,20 @@ def check_fold_column(dataset: DataFrame, fold_col: str, num_folds: int) -> None
             "cast it with .withColumn(name, col(name).cast('int'))."
         )
     counts = {row[0]: row[1] for row in dataset.groupBy(fold_col).count().collect()}
-    bad = sorted(v for v in counts if v is None or not 0 <= v < num_folds)
+    bad = sorted((v for v in counts if v is None or not 0 <= v < num_folds), key=str)
     if bad:
+        first = "NULL" if bad[0] is None else bad[0]
         raise ValidationError(
-            f"foldCol {fold_col!r} has values outside [0, {num_folds}): {bad[:10]}; "
-            f"fold numbers must be 0..{num_folds - 1}."
+            f"foldCol {fold_col!r} has values outside [0, {num_folds}): {bad[:10]}. "
+            f"Fold number must be in range [0, {num_folds}), but got {first}: fold numbers "
+            f"must be 0..{num_folds - 1} (or raise numFolds)."
         )
     empty = [i for i in range(num_folds) if i not in counts]
     if empty:
         raise ValidationError(
-            f"foldCol {fold_col!r} has no rows for fold(s) {empty}; every fold in "
-            f"0..{num_folds - 1} needs validation rows (or lower numFolds)."
+            f"foldCol {fold_col!r} has no rows for fold(s) {empty}: The validation data at "
+            f"fold {empty[0]} is empty. Every fold in 0..{num_folds - 1} needs validation "
+            "rows (or lower numFolds)."
         )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sparktune.compat.extras import available
 from sparktune.core.errors import describe_error
 from sparktune.tracking.records import MAX_PARAM_LENGTH
 from sparktune.tracking.redaction import Redactor
@@ -35,9 +36,10 @@ def search_files(
     redactor: Redactor,
 ) -> dict[str, Any]:
     """Artifact path -> content: CSV text, every setting (JSON), settings too long for a
-    param, figures."""
-    from sparktune.tracking import plots
+    param, figures.
 
+    Without matplotlib (the ``plots`` extra) the figures are left out, with a log line.
+    """
     table = results.copy()
     for column in table.columns:
         if table[column].dtype == object:
@@ -52,6 +54,11 @@ def search_files(
     for key, value in params.items():
         if len(value) > MAX_PARAM_LENGTH:
             files[f"settings/{key}.txt"] = value
+    if not available("matplotlib"):
+        logger.info("MLflow: no plots logged (pip install 'sparktune[plots]' to log them)")
+        return files
+    from sparktune.tracking import plots
+
     try:
         figures = plots.search_figures(results, primary, larger_is_better)
     except Exception as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from sparktune.compat.extras import available
 from sparktune.core.errors import describe_error
 from sparktune.tracking.records import context_tags, get_or_create_experiment, log_batch
 from sparktune.tracking.settings import Tracking
@@ -41,7 +42,6 @@ def log_group_search(
 ) -> str | None:
     """Log one per-group search as one MLflow run; its id, or None if MLflow failed (logged)."""
     try:
-        import matplotlib.pyplot as plt
         import mlflow
         from mlflow import MlflowClient
 
@@ -60,12 +60,17 @@ def log_group_search(
         log_batch(client, run_id, params=params, metrics=summary(table))
         client.log_text(run_id, table.to_csv(index=False), "groups.csv")
         values = table.loc[table["state"] == "complete", "best_metric"].dropna()
-        figure, ax = plt.subplots(figsize=(6, 4))
-        ax.hist(values, bins=min(30, max(len(values), 1)))
-        ax.set_xlabel(f"best {metric} per group")
-        ax.set_ylabel("groups")
-        client.log_figure(run_id, figure, "plots/best_metric_per_group.png")
-        plt.close(figure)
+        if available("matplotlib"):
+            import matplotlib.pyplot as plt
+
+            figure, ax = plt.subplots(figsize=(6, 4))
+            ax.hist(values, bins=min(30, max(len(values), 1)))
+            ax.set_xlabel(f"best {metric} per group")
+            ax.set_ylabel("groups")
+            client.log_figure(run_id, figure, "plots/best_metric_per_group.png")
+            plt.close(figure)
+        else:
+            logger.info("MLflow: no plots logged (pip install 'sparktune[plots]' to log them)")
         client.set_terminated(run_id, "FINISHED")
         return run_id
     except Exception as exc:  # the groups are tuned; only their record is missing

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from pyspark.ml.param import Params
 from pyspark.sql import DataFrame
 
+from sparktune.compat.mlflow import record_logged_model
+from sparktune.compat.pyspark import is_remote_model
 from sparktune.core.errors import describe_error
 
 if TYPE_CHECKING:
@@ -182,20 +184,14 @@ def upload_model(
     description.save(os.path.join(local, "MLmodel"))
     client.log_artifacts(run_id, local, MODEL_PATH)
     try:
-        # Private, and unavoidable for the run to list its model (the "mlflow.log-model.history"
-        # tag, shown by the MLflow UI): no public API records a model logged as artifacts.
-        client._record_logged_model(run_id, description)
+        record_logged_model(client, run_id, description)
     except Exception as exc:  # the model is logged; only the run's listing of it is missing
         logger.warning("MLflow: could not record the model on run %s: %s", run_id, exc)
 
 
 def _fitted_on_connect(model: Any) -> bool:
     """Whether ``model`` lives on a Spark Connect server (a stage refers to it remotely)."""
-    from pyspark.ml.util import RemoteModelRef
-
-    return any(
-        isinstance(getattr(stage, "_java_obj", None), RemoteModelRef) for stage in _stages(model)
-    )
+    return any(is_remote_model(stage) for stage in _stages(model))
 
 
 def _stages(model: Any) -> Iterator[Any]:

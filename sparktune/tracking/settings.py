@@ -1,20 +1,29 @@
 """Where a search is tracked and how hard the tracker tries: :class:`Tracking` and its parsing.
 
-Every entry point takes ``tracking`` as ``True`` (MLflow's default store), ``False`` (off), a
-tracking URI or a :class:`Tracking`; :func:`resolve` turns any of them into one settings
-object (or None), and :func:`track` attaches them to a drop-in validator.
+Every entry point takes ``tracking`` as ``None`` (the default: MLflow's default store when
+MLflow is installed, else off with one log line), ``True`` (MLflow's default store; without
+MLflow a clear error naming the ``mlflow`` extra), ``False`` (off), a tracking URI or a
+:class:`Tracking`; :func:`resolve` turns any of them into one settings object (or None), and
+:func:`track` attaches them to a drop-in validator.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from pyspark.ml.param import Params
 
+from sparktune.compat.extras import available, require
 from sparktune.core.errors import ValidationError
 
 V = TypeVar("V")
+
+logger = logging.getLogger(__name__)
+
+_said_untracked = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -65,22 +74,37 @@ def resolve(
 ) -> Tracking | None:
     """Turn the ``tracking`` argument of an entry point into settings, or None when off.
 
-    ``True``/None: MLflow's default store; a string: that tracking URI; ``False``: off.
+    None: MLflow's default store when MLflow is installed, else off (said once per process);
+    ``True``: MLflow's default store; a string: that tracking URI; ``False``: off. Asking
+    for tracking without MLflow raises :class:`~sparktune.compat.extras.MissingExtraError`.
     """
     if tracking is False:
         return None
-    if tracking is True or tracking is None:
-        return Tracking(experiment=experiment)
-    if isinstance(tracking, str):
-        return Tracking(uri=tracking, experiment=experiment)
-    if isinstance(tracking, Tracking):
+    if tracking is None:
+        if not available("mlflow"):
+            if not _said_untracked.is_set():
+                _said_untracked.set()
+                logger.warning(
+                    "MLflow is not installed: searches are not tracked "
+                    "(pip install 'sparktune[mlflow]' to track them)."
+                )
+            return None
+        tracking = True
+    if tracking is True:
+        options = Tracking(experiment=experiment)
+    elif isinstance(tracking, str):
+        options = Tracking(uri=tracking, experiment=experiment)
+    elif isinstance(tracking, Tracking):
+        options = tracking
         if experiment is not None and tracking.experiment is None:
-            return replace(tracking, experiment=experiment)
-        return tracking
-    raise ValidationError(
-        f"tracking must be True, False, an MLflow tracking URI or a sparktune.tracking.Tracking, "
-        f"got {tracking!r}."
-    )
+            options = replace(tracking, experiment=experiment)
+    else:
+        raise ValidationError(
+            "tracking must be True, False, an MLflow tracking URI or a "
+            f"sparktune.tracking.Tracking, got {tracking!r}."
+        )
+    require("mlflow", f"tracking={tracking!r}")
+    return options
 
 
 def track(validator: V, tracking: bool | str | Tracking = True, experiment: str | None = None) -> V:

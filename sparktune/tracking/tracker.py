@@ -2,7 +2,9 @@
 
 Turning it on:
 
-- ``sparktune.tune(..., tracking=True)`` (the default) logs to MLflow's default store
+- ``sparktune.tune(..., tracking=True)`` (the default when MLflow is installed: without it
+  a search runs untracked, saying so once, and ``True`` names the extra) logs to MLflow's
+  default store
   (``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` in the working directory);
   ``tracking="http://host:5000"`` (any MLflow URI) picks the store, ``tracking=False`` turns
   it off, ``experiment="name"`` picks the experiment (default: ``MLFLOW_EXPERIMENT_NAME``,

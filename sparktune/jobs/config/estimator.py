@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, Strict
 
+from sparktune.compat.sklearn import validate_params
 from sparktune.jobs.config.classes import import_class
 from sparktune.jobs.config.constants import NAME_PATTERN
 from sparktune.jobs.config.errors import describe
@@ -172,11 +173,8 @@ def construction_problems(path: Any, params: Any) -> Iterable[Finding]:
 def constraint_problem(estimator: Any) -> tuple[str, str] | None:
     """(param name, message) if scikit-learn's param constraints refuse a value of
     ``estimator``; None if they accept them all or the estimator declares none."""
-    validate = getattr(estimator, "_validate_params", None)
-    if not (callable(validate) and hasattr(estimator, "_parameter_constraints")):
-        return None
     try:
-        validate()
+        validate_params(estimator)
     except (TypeError, ValueError) as exc:
         found = _CONSTRAINT.match(str(exc))
         return (found.group(1) if found else ""), str(exc)

@@ -81,6 +81,8 @@ def _evaluator(kind: str) -> type[Evaluator]:
 
 
 _ALL_NAMES = [name for _, names in METRICS.values() for name in names]
+#: Every Spark ML evaluator metric name.
+SPARK_METRICS = frozenset(_ALL_NAMES)
 
 
 def _by_name(value: Any) -> Any:
@@ -107,11 +109,12 @@ class EvaluationSpec(Section):
     """How candidates are scored: folds or one split, the primary and extra metrics."""
 
     metric: Metric | None = None
-    """The metric a pipeline's search optimizes: a name (rmse) or {kind: name, params:
-    {...}}; whether larger is better comes from the evaluator."""
-    scoring: Scoring | None = None
-    """The metric an estimator's search optimizes (instead of metric): a scikit-learn
+    """The metric the search optimizes. A pipeline's: a name (rmse) or {kind: name, params:
+    {...}}, whether larger is better from the evaluator; an estimator's: a scikit-learn
     scorer name, e.g. neg_root_mean_squared_error (larger is better)."""
+    scoring: Scoring | None = None
+    """Deprecated: write metric. The scikit-learn scorer name an estimator's search
+    optimizes, e.g. neg_root_mean_squared_error (larger is better)."""
     extra_metrics: Annotated[tuple[Metric, ...], expect("a list of metrics")] = ()
     """Further metrics recorded for every trial."""
     folds: Folds | None = None

@@ -10,17 +10,13 @@ Any error already worded is of the type ``spec`` and passes through unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ModelWrapValidatorHandler,
-    ValidationError,
-    WrapValidator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+if TYPE_CHECKING:  # pydantic exports it from 2.11; the annotation alone needs it
+    from pydantic import ModelWrapValidatorHandler
 
 from sparktune.jobs.config.errors import describe
 from sparktune.jobs.config.suggest import did_you_mean

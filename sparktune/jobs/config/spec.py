@@ -6,6 +6,7 @@ checks a file with them and ``sparktune schema`` prints their JSON Schema for ed
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 from sparktune.core.errors import ValidationError
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
-from sparktune.jobs.config.evaluation import EvaluationSpec, task_problems
+from sparktune.jobs.config.evaluation import SPARK_METRICS, EvaluationSpec, task_problems
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
@@ -122,6 +123,31 @@ class JobSpec(Section):
     _source: str = PrivateAttr("<spec>")
 
     @classmethod
+    def prepare(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """An estimator's scorer is ``evaluation.metric`` too (one name for the scorer);
+        ``evaluation.scoring``, its old spelling, is kept with a DeprecationWarning."""
+        evaluation = raw.get("evaluation")
+        if "estimator" not in raw or not isinstance(evaluation, dict):
+            return raw
+        if "scoring" in evaluation:
+            warnings.warn(
+                "evaluation.scoring is deprecated; write `metric:` (for an estimator, a "
+                "scikit-learn scorer name).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return raw
+        metric = evaluation.get("metric")
+        if not isinstance(metric, str):
+            return raw
+        from sklearn.metrics import get_scorer_names
+
+        if metric in SPARK_METRICS and metric not in get_scorer_names():
+            return raw  # check() says a Spark evaluator's metric does not score an estimator
+        renamed = {k: v for k, v in evaluation.items() if k != "metric"}
+        return {**raw, "evaluation": {**renamed, "scoring": metric}}
+
+    @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
         """A pipeline or an estimator, and the keys that go with it; the space's names (and
         the scheduler's resource) against the pipeline's stages or the estimator's params."""
@@ -199,13 +225,13 @@ def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     if "metric" in evaluation:
         yield (
             ("evaluation", "metric"),
-            "an `estimator` is scored by `scoring`, a scikit-learn scorer name (e.g. scoring: "
+            "an `estimator` is scored by a scikit-learn scorer name (e.g. metric: "
             "neg_root_mean_squared_error), not by a Spark evaluator's metric",
         )
     elif isinstance(raw.get("evaluation"), dict) and "scoring" not in evaluation:
         yield (
-            ("evaluation", "scoring"),
-            "missing; an `estimator` needs a scikit-learn scorer name, e.g. r2",
+            ("evaluation", "metric"),
+            "missing; an `estimator` needs a scikit-learn scorer name, e.g. metric: r2",
         )
     spark_only = "applies to Spark ML pipelines only"
     yield from _given("evaluation", evaluation, ("extra_metrics", "fold_col"), spark_only)

@@ -1,0 +1,34 @@
+"""The drop-ins behave as pyspark's own tuning classes on a classic session (bodies in
+``dropins.py``, shared with the Spark Connect run in ``connect/test_connect_dropins.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from dropins import (
+    check_empty_fold_goes_on,
+    check_fold_col_out_of_range,
+    check_model_round_trip,
+    check_validator_round_trip,
+)
+
+pytestmark = pytest.mark.compat
+
+NAMES = ["CrossValidator", "TrainValidationSplit", "HalvingCrossValidator"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unfitted_drop_in_saves_and_loads_as_itself(spark, tmp_path, name):
+    check_validator_round_trip(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fitted_drop_in_saves_as_pysparks_model(spark, tmp_path, name):
+    check_model_round_trip(name, spark, tmp_path)
+
+
+def test_a_fold_with_no_validation_rows_goes_on_as_in_pyspark(spark, caplog):
+    check_empty_fold_goes_on(spark, caplog)
+
+
+def test_fold_col_out_of_range_keeps_pysparks_words(spark):
+    check_fold_col_out_of_range(spark)
