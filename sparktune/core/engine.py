@@ -17,36 +17,20 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sparktune.core.callbacks import Callback, Objective, Strategy, notify
-from sparktune.core.errors import CheckpointError, SearchFailedError, describe_error
+from sparktune.core.errors import CheckpointError, SearchFailedError
 from sparktune.core.pool import OrderedPool
 from sparktune.core.port import SessionPort
+from sparktune.core.running import Running
 from sparktune.core.schedulers.base import Decision, FullBudget, Scheduler, SchedulerRun, Step
 from sparktune.core.settings import ErrorPolicy
 from sparktune.core.stopping import Stopper, check_parallelism
-from sparktune.core.trial import Candidate, FoldResult, Rung, Trial, TrialState
+from sparktune.core.trial import Candidate, Rung, Trial, TrialState
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class _Running:
-    number: int
-    candidate: Candidate
-    futures: list[cf.Future[FoldResult]]
-    started: float = field(default_factory=time.time)
-    step: Step = field(default_factory=lambda: Step(0))
-    earlier: tuple[Rung, ...] = ()
-    kept: tuple[FoldResult, ...] = ()
-
-    def done(self) -> bool:
-        return all(f.done() for f in self.futures)
-
-    def failed(self) -> bool:
-        return any(f.done() and not f.cancelled() and f.exception() for f in self.futures)
 
 
 @dataclass(frozen=True)
@@ -57,11 +41,6 @@ class Outcome:
     stop_reason: str
     elapsed: float
     parallelism: int = 1
-
-
-def _is_cancellation(exc: BaseException) -> bool:
-    """Whether ``exc`` reports a job that sparktune itself cancelled."""
-    return "cancelled" in describe_error(exc).lower()
 
 
 class Engine:
@@ -116,7 +95,7 @@ class Engine:
         timing = min(stoppers, key=lambda s: s.deadline(), default=None)
         deadline = timing.deadline() if timing is not None else math.inf
         pool = OrderedPool(self.parallelism, "sparktune", self._order)
-        running: dict[int, _Running] = {}
+        running: dict[int, Running] = {}
         asked, reason = len(resumed), "exhausted"
         number = max((t.number for t in resumed), default=-1) + 1
         error: BaseException | None = None
@@ -170,7 +149,9 @@ class Engine:
             if running:
                 self._cancel_all(running)
                 for key in sorted(running):
-                    self._record(strategy, self._finish(running[key], cancelled=True))
+                    self._record(
+                        strategy, running[key].trial(self.objective.primary, cancelled=True)
+                    )
             for key in sorted(self._paused):
                 trial = self._paused.pop(key)
                 self._record(strategy, self._pruned(trial))
@@ -212,7 +193,7 @@ class Engine:
         self,
         strategy: Strategy,
         stoppers: Sequence[Stopper],
-        running: dict[int, _Running],
+        running: dict[int, Running],
         key: int,
         pool: OrderedPool,
     ) -> None:
@@ -224,7 +205,7 @@ class Engine:
         if not run.done():
             return
         del running[key]
-        trial = self._finish(run)
+        trial = run.trial(self.objective.primary)
         if trial.state is not TrialState.COMPLETE:
             self._plan.remove(run.number)
         elif self.scheduler is not None:
@@ -244,7 +225,7 @@ class Engine:
                 trial = self._pruned(trial)
         self._end(strategy, stoppers, trial)
 
-    def _stepped(self, run: _Running, trial: Trial) -> Trial:
+    def _stepped(self, run: Running, trial: Trial) -> Trial:
         """Report a finished step to the scheduler; the trial with the step's rung added."""
         primary = self.objective.primary
         folds = {f.fold: float(f.metrics.get(primary, math.nan)) for f in trial.folds}
@@ -295,7 +276,7 @@ class Engine:
         candidate: Candidate,
         index: int = 0,
         earlier: Trial | None = None,
-    ) -> _Running:
+    ) -> Running:
         """Start step ``index`` of trial ``number``: its folds at its budget (the scheduler's)."""
         step = self._plan.step(number, index) or Step(index)
         futures = []
@@ -312,13 +293,13 @@ class Engine:
             futures.append(pool.submit(wrapped, (fold, number)))
         if earlier is None:
             self._notify("on_trial_start", number, candidate)
-            return _Running(number, candidate, futures, step=step)
+            return Running(number, candidate, futures, step=step)
         kept = tuple(earlier.folds) if step.folds is not None else ()
-        return _Running(
+        return Running(
             number, candidate, futures, earlier.started, step, tuple(earlier.rungs), kept
         )
 
-    def _promote(self, pool: OrderedPool, number: int) -> _Running:
+    def _promote(self, pool: OrderedPool, number: int) -> Running:
         """Run paused trial ``number`` on its next rung (the checkpoint learns it first)."""
         trial = replace(self._paused.pop(number), promoted=True)
         self._notify("on_trial_update", trial)
@@ -347,12 +328,12 @@ class Engine:
         self._record(strategy, trial)
         self._improves(trial)
 
-    def _cancel_trial(self, run: _Running) -> None:
+    def _cancel_trial(self, run: Running) -> None:
         for future in run.futures:
             future.cancel()
         self.port.cancel(self.trial_tag(run.number))
 
-    def _cancel_all(self, running: dict[int, _Running]) -> None:
+    def _cancel_all(self, running: dict[int, Running]) -> None:
         """Cancel queued fold tasks and the jobs of running ones, until all have ended."""
         for run in running.values():
             for future in run.futures:
@@ -363,41 +344,6 @@ class Engine:
             _, pending = cf.wait(futures, timeout=0.5)
             if not pending:
                 return
-
-    def _finish(self, run: _Running, cancelled: bool = False) -> Trial:
-        folds: list[FoldResult] = list(run.kept)
-        error: str | None = None
-        exception: BaseException | None = None
-        state = TrialState.CANCELLED if cancelled else TrialState.COMPLETE
-        indexes = range(len(run.futures)) if run.step.folds is None else run.step.folds
-        for index, future in zip(indexes, run.futures):
-            if future.cancelled():
-                state = TrialState.CANCELLED if state is not TrialState.FAILED else state
-                continue
-            exc = future.exception()
-            if exc is None:
-                folds.append(future.result())
-            elif not cancelled and (exception is None or _is_cancellation(exception)):
-                state, exception = TrialState.FAILED, exc
-                error = f"fold {index}: {describe_error(exc)}"
-        if state is TrialState.CANCELLED and error is None:
-            error = "cancelled (timeout or interrupt)" if cancelled else "cancelled"
-        if state is TrialState.FAILED:
-            logger.warning(
-                "trial %d failed with params %s: %s", run.number, dict(run.candidate.params), error
-            )
-        return Trial(
-            number=run.number,
-            candidate=run.candidate,
-            state=state,
-            folds=tuple(folds),
-            primary=self.objective.primary,
-            error=error,
-            exception=exception,
-            started=run.started,
-            finished=time.time(),
-            rungs=run.earlier,
-        )
 
     def _record(self, strategy: Strategy, trial: Trial) -> None:
         self.trials.append(trial)

@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.errors import ValidationError
-from sparktune.core.scheduler import ASHA, ROWS
+from sparktune.core.schedulers import ASHA, ROWS
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.core.stopping import Stopper
 from sparktune.frontends.common import checked_callbacks, trial_limit
