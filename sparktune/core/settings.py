@@ -51,7 +51,8 @@ class Split:
     """How the data is cut into training and validation parts, described once.
 
     ``kind`` is ``"kfold"`` (``num_folds`` folds, by ``fold_col`` if given),
-    ``"train_ratio"`` (one seeded random split) or ``"validation_data"`` (a given DataFrame).
+    ``"train_ratio"`` (one seeded random split), ``"validation_data"`` (a given DataFrame) or
+    ``"function"`` (a training function validates inside its one call; no data is cut).
     A k-fold split may be repeated ``num_repeats`` times with other seeds (repeat r cuts
     folds ``r * num_folds`` to ``(r + 1) * num_folds - 1``), so racing has more steps.
     ``allow_empty_validation``: a random fold with no validation rows is warned about and
@@ -81,9 +82,10 @@ class Split:
                 )
             object.__setattr__(self, "kind", "train_ratio")
             object.__setattr__(self, "num_folds", 1)
-        if self.kind not in ("kfold", "train_ratio", "validation_data"):
+        if self.kind not in ("kfold", "train_ratio", "validation_data", "function"):
             raise ValidationError(
-                f"Split kind must be kfold, train_ratio or validation_data, got {self.kind!r}."
+                "Split kind must be kfold, train_ratio, validation_data or function, got "
+                f"{self.kind!r}."
             )
 
     def keywords(self) -> dict[str, Any]:

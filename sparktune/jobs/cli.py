@@ -171,7 +171,7 @@ def _validate(options: argparse.Namespace) -> int:
         groups = spec.groups
         per = f" per group of {', '.join(groups.group_by)}" if groups is not None else ""
         what = f"{spec.estimator.title}{per}"
-        scored = f"scoring {spec.evaluation.scoring}"
+        scored = f"metric {spec.evaluation.scoring}"
     else:
         scheduler = spec.search.scheduler
         what = f"{len(spec.stages)} stages"
