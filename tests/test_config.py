@@ -607,7 +607,7 @@ def test_validate_and_the_runner_check_an_estimator_job_without_spark(capsys):
     assert cli.main(["validate", str(examples / "diamonds_groups.yaml")]) == 0
     out = capsys.readouterr().out
     assert "OK (Pipeline(scale, ridge) per group of cut, color; tpe search" in out
-    assert "scoring r2" in out
+    assert "metric r2" in out
     job = config.parse(estimator_spec(groups={"group_by": ["cut", "colour"]}), "job.yaml")
     frame = SimpleNamespace(columns=["carat", "cut", "price"])
     with pytest.raises(SpecError) as info:

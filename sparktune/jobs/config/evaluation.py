@@ -98,10 +98,13 @@ def _by_name(value: Any) -> Any:
     return value
 
 
-#: A metric by name (``rmse``) or by kind (``{binary: areaUnderPR, params: {...}}``).
+#: A metric by name (``rmse``) or by kind (``{binary: areaUnderPR, params: {...}}``); in the
+#: JSON Schema also any string, as an estimator job's ``metric`` is a scikit-learn scorer name.
 Metric = Annotated[
     MetricSpec,
-    BeforeValidator(_by_name, json_schema_input_type=Literal[tuple(_ALL_NAMES)] | MetricSpec),
+    BeforeValidator(
+        _by_name, json_schema_input_type=Literal[tuple(_ALL_NAMES)] | MetricSpec | str
+    ),
 ]
 
 
