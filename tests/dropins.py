@@ -51,6 +51,9 @@ def validators(lr):
         "HalvingCrossValidator": sparktune.HalvingCrossValidator(
             numFolds=2, factor=3, resource="maxIter", minResource=1, maxResource=3, **common
         ),
+        "RacingCrossValidator": sparktune.RacingCrossValidator(
+            numFolds=3, burnIn=2, alpha=0.1, test="win_loss", **common
+        ),
     }
 
 

@@ -13,7 +13,7 @@ from dropins import (
 
 pytestmark = pytest.mark.connect
 
-NAMES = ["CrossValidator", "TrainValidationSplit", "HalvingCrossValidator"]
+NAMES = ["CrossValidator", "TrainValidationSplit", "HalvingCrossValidator", "RacingCrossValidator"]
 
 
 @pytest.mark.parametrize("name", NAMES)
