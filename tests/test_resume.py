@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from hyperopt import hp
+from processes import kill_once_checkpointed
 from pyspark.ml import Pipeline
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.feature import VectorAssembler
@@ -197,19 +196,7 @@ def test_cli_job_killed_with_sigkill_resumes(spark, tmp_path):
     first = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
-    try:
-        deadline = time.monotonic() + 240
-        finished = 0
-        while finished < 2:
-            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no trial finished in time"
-            if ckpt.exists():
-                finished = len(json.loads(ckpt.read_text())["trials"])
-            time.sleep(0.1)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)  # the driver and the JVM it started
-        first.wait(timeout=60)
-    killed_at = time.time()
+    killed_at = kill_once_checkpointed(first, ckpt, tmp_path / "first.log")
     before = json.loads(ckpt.read_text())["trials"]
     assert 2 <= len(before) < 8, "the job was not killed mid-search"
     assert not (out / "results.csv").exists()

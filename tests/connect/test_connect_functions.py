@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import hyperopt
 import numpy as np
 import pytest
+from processes import kill_once_checkpointed
 from pyspark import cloudpickle
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.feature import VectorAssembler
@@ -140,19 +139,7 @@ def test_function_search_resumes_after_the_client_is_killed(connect_server, tmp_
         [*command, "fresh", connect_server.url],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240
-        finished = 0
-        while finished < 2:
-            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no trial finished in time"
-            if ckpt.exists():
-                finished = len(json.loads(ckpt.read_text())["trials"])
-            time.sleep(0.1)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=60)
-    killed_at = time.time()
+    killed_at = kill_once_checkpointed(first, ckpt, tmp_path / "first.log")
     before = json.loads(ckpt.read_text())["trials"]
     assert 2 <= len(before) < 6, "the search was not killed mid-way"
     resumed = subprocess.run(
