@@ -65,13 +65,56 @@ def test_least_recently_used_entries_are_evicted_beyond_budget(spark):
     assert not entries["b"].train.is_cached and not entries["c"].train.is_cached
 
 
-def test_entries_in_use_are_never_evicted(spark):
+def test_entries_in_use_are_never_evicted_and_idle_ones_only_for_a_new_entry(spark):
     cache = FoldCache(budget_bytes=1)
     with cache.use("pinned", lambda: make_entry(cache, spark, 1000)) as pinned:
-        with cache.use("other", lambda: make_entry(cache, spark, 1000)):
+        with cache.use("other", lambda: make_entry(cache, spark, 1000)) as other:
             assert pinned.train.is_cached
         assert pinned.train.is_cached
-    assert not pinned.train.is_cached
+    assert pinned.train.is_cached and other.train.is_cached  # idle, no one needs the room
+    with cache.use("pinned", lambda: pytest.fail("pinned must still be cached")):
+        pass
+    with cache.use("third", lambda: make_entry(cache, spark, 1000)):
+        assert not pinned.train.is_cached and not other.train.is_cached
+    assert cache.evictions == 2
+    cache.close()
+
+
+def test_a_user_waiting_for_a_fold_builds_the_next_one_meanwhile(spark):
+    cache = FoldCache(num_folds=3)  # no memory budget: every fold fits, the "memory" plan
+    with cache.use("first", lambda: make_entry(cache, spark, 100)):
+        pass
+    assert cache.plan is not None and cache.plan.kind == "memory"
+    building, release, ahead_built = threading.Event(), threading.Event(), threading.Event()
+
+    def slow():
+        building.set()
+        assert release.wait(120)
+        return make_entry(cache, spark, 100)
+
+    def next_fold():
+        entry = make_entry(cache, spark, 100)
+        ahead_built.set()
+        return entry
+
+    def user(key, build, ahead=None):
+        with cache.use(key, build, ahead) as entry:
+            assert entry.train.count() == 100
+
+    owner = threading.Thread(target=user, args=("a", slow))
+    owner.start()
+    assert building.wait(120)
+    waiter = threading.Thread(
+        target=user, args=("a", lambda: pytest.fail("a is being built"), lambda: [("b", next_fold)])
+    )
+    waiter.start()
+    assert ahead_built.wait(120)  # built while "a" was still being built
+    release.set()
+    owner.join(120)
+    waiter.join(120)
+    with cache.use("b", lambda: pytest.fail("b was built ahead")):
+        pass
+    assert cache.builds == 3
     cache.close()
 
 

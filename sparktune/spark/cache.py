@@ -3,7 +3,9 @@
 Entries are built once per key (concurrent users of a key wait for the first builder),
 counted while in use, sized by what Spark holds for them, kept in memory while the memory
 budget lasts and on local disk beyond it (the plan of :mod:`sparktune.spark.fold_plan`),
-evicted least-recently-used beyond the budget for both, and all unpersisted by
+evicted least-recently-used when a new entry needs their room within the budget for both
+(an idle entry stays while no other needs its room: its queued fits may still come), and
+all unpersisted by
 :meth:`FoldCache.close`, which the engine calls however the search ends.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +79,8 @@ class FoldCache:
     """Thread-safe LRU cache of featurized folds within byte budgets (``None``: unbounded).
 
     ``budget_bytes`` bounds what the entries hold in memory and on local disk together
-    (beyond it the least recently used entry not in use is evicted); ``memory_bytes``
+    (before an entry is built, the least recently used entries not in use are evicted until
+    it fits, and again once its size is known); ``memory_bytes``
     bounds what they hold in memory: an entry built when that is used up is persisted
     ``DISK_ONLY``. ``num_folds`` lets the first entry's size choose the :class:`FoldPlan`
     (logged once); ``plan`` is None until then.
@@ -121,28 +124,83 @@ class FoldCache:
         return persisted
 
     @contextmanager
-    def use(self, key: Hashable, build: Callable[[], Entry]) -> Iterator[Entry]:
-        """Yield the entry for ``key``, building it with ``build`` if absent; pin it meanwhile."""
-        entry = self._acquire(key, build)
+    def use(
+        self,
+        key: Hashable,
+        build: Callable[[], Entry],
+        ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]] | None = None,
+    ) -> Iterator[Entry]:
+        """Yield the entry for ``key``, building it with ``build`` if absent; pin it meanwhile.
+
+        ``ahead`` lists entries the caller's search will want next (key, builder): a caller
+        that would only wait for another thread building ``key`` builds the first of them
+        that is absent meanwhile, when every fold fits in memory (a race over folds, whose
+        candidates all wait for the same next fold, then builds two at a time).
+        """
+        entry = self._acquire(key, build, ahead)
         try:
             yield entry
         finally:
             with self._cond:
                 entry.refs -= 1
-                self._evict()
 
-    def _acquire(self, key: Hashable, build: Callable[[], Entry]) -> Entry:
-        with self._cond:
-            while key in self._building:
-                self._cond.wait()
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                if entry.error is not None:
-                    raise entry.error
-                entry.refs += 1
-                return entry
-            self._building.add(key)
+    def _acquire(
+        self,
+        key: Hashable,
+        build: Callable[[], Entry],
+        ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]] | None = None,
+    ) -> Entry:
+        while True:
+            with self._cond:
+                if self._unsized():
+                    self._cond.wait()  # the first fold's size picks the plan for the others
+                    continue
+                if key not in self._building:
+                    entry = self._entries.get(key)
+                    if entry is not None:
+                        self._entries.move_to_end(key)
+                        if entry.error is not None:
+                            raise entry.error
+                        entry.refs += 1
+                        return entry
+                    self._evict(incoming=self._expected_size())
+                    self._building.add(key)
+                    break
+                spare = self._spare(ahead) if ahead is not None else None
+                if spare is None:
+                    self._cond.wait()
+                    continue
+                self._building.add(spare[0])
+            self._build_ahead(*spare)
+        return self._build(key, build, pin=True)
+
+    def _unsized(self) -> bool:
+        """Whether the first entry (whose size picks the plan) is still being built: until
+        then no other is started, so that the plan, not the order of arrival, says how the
+        others are persisted (two folds built at once on a small heap can exhaust it)."""
+        return self.num_folds is not None and self.builds == 0 and bool(self._building)
+
+    def _spare(
+        self, ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]]
+    ) -> tuple[Hashable, Callable[[], Entry]] | None:
+        """The first entry of ``ahead`` that is absent, if every fold fits in memory."""
+        if self.plan is None or self.plan.kind != "memory":
+            return None
+        for key, build in ahead():
+            if key not in self._entries and key not in self._building:
+                return key, build
+        return None
+
+    def _build_ahead(self, key: Hashable, build: Callable[[], Entry]) -> None:
+        """Build ``key`` for a later user; a failure is not kept (that user builds again)."""
+        try:
+            self._build(key, build, pin=False)
+        except Exception:
+            logger.debug("building fold %s ahead failed; it is built when needed", key)
+
+    def _build(self, key: Hashable, build: Callable[[], Entry], pin: bool) -> Entry:
+        """Build ``key`` (marked building by the caller) and keep it; pinned if ``pin``. A
+        failure is kept for the users of ``key`` when pinned (built for its own use)."""
         try:
             entry = build()
             entry.size = sum(cached_size(f) for f in entry.frames)
@@ -151,16 +209,16 @@ class FoldCache:
                     id(f) in self._on_disk for f in entry.frames
                 )
         except BaseException as exc:
-            entry = Entry(None, None, None, error=exc)  # type: ignore[arg-type]
             with self._cond:
                 self._building.discard(key)
-                self._entries[key] = entry
+                if pin:
+                    self._entries[key] = Entry(None, None, None, error=exc)  # type: ignore[arg-type]
                 self._cond.notify_all()
             raise
         with self._cond:
             self._building.discard(key)
             self._entries[key] = entry
-            entry.refs += 1
+            entry.refs += 1 if pin else 0
             self.builds += 1
             self._choose_plan(entry.size)
             self._evict()
@@ -187,10 +245,19 @@ class FoldCache:
         with self._cond:
             return list(self._entries.values())
 
-    def _evict(self) -> None:
+    def _expected_size(self) -> int:
+        """The size a new entry is expected to take: the plan's fold size, else the largest
+        entry held."""
+        if self.plan is not None:
+            return self.plan.fold_bytes
+        return max((e.size for e in self._entries.values()), default=0)
+
+    def _evict(self, incoming: int = 0) -> None:
+        """Evict idle entries, least recently used first, until those held and ``incoming``
+        more bytes fit the budget (entries in use or failed stay)."""
         if self.budget_bytes is None:
             return
-        total = sum(e.size for e in self._entries.values())
+        total = sum(e.size for e in self._entries.values()) + incoming
         for key in list(self._entries):
             if total <= self.budget_bytes:
                 break

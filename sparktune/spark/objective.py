@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from pyspark.ml import PipelineModel
@@ -127,8 +128,14 @@ class PipelineObjective:
         """Fit ``candidate`` on fold ``fold_index`` (at ``budget``) and score it."""
         fold = self.folds[fold_index]
         param_map = candidate.param_map
-        key = (fold_index, self.plan.prefix_key(param_map))
-        with self.cache.use(key, lambda: self._featurize(fold, param_map)) as entry:
+        prefix = self.plan.prefix_key(param_map)
+
+        def ahead() -> Iterator[tuple[Any, Callable[[], Entry]]]:
+            for later in range(fold_index + 1, len(self.folds)):
+                yield (later, prefix), partial(self._featurize, self.folds[later], param_map)
+
+        build = partial(self._featurize, fold, param_map)
+        with self.cache.use((fold_index, prefix), build, ahead) as entry:
             train, budgeted = entry.train, dict(param_map)
             if budget is not None and isinstance(self.resource, Param):
                 budgeted[self.resource] = int(budget)
