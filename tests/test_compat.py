@@ -135,6 +135,20 @@ def test_cached_relation_frame_and_size(spark):
     assert spark_status.storage_memory(spark).total > 0
 
 
+def test_stage_totals_read_the_status_store(spark):
+    before = spark_status.stage_totals(spark)
+    spark.range(5000).selectExpr("id % 7 AS k").groupBy("k").count().collect()
+    after = spark_status.stage_totals(spark)
+    assert after, "the status store's stages could not be read"
+    assert set(spark_status.STAGE_METRICS) <= set(after["collect"])
+    added = after["collect"]["tasks"] - before.get("collect", {}).get("tasks", 0)
+    assert added > 0
+    assert after["collect"]["executorRunTime"] >= before.get("collect", {}).get(
+        "executorRunTime", 0
+    )
+    assert spark_status.stage_totals(object()) == {}
+
+
 def test_validator_round_trip_and_model_release(spark, tmp_path):
     lr = LogisticRegression(maxIter=2)
     cv = pt.CrossValidator(

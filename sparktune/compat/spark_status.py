@@ -96,9 +96,16 @@ def stage_totals(spark: Any) -> dict[str, dict[str, int]]:
         return {}
     totals: dict[str, dict[str, int]] = {}
     try:
-        stages = sc.statusStore().stageList(None)
+        # AppStatusStore.stageList(statuses, details, withSummaries, unsortedQuantiles,
+        # taskStatus) -> a Scala Seq: py4j passes every argument (Scala defaults are not
+        # seen from Java)
+        gateway = spark.sparkContext._gateway
+        stages = sc.statusStore().stageList(
+            None, False, False, gateway.new_array(gateway.jvm.double, 0),
+            gateway.jvm.java.util.ArrayList(),
+        )  # fmt: skip
         for i in range(stages.size()):
-            stage = stages.get(i)
+            stage = stages.apply(i)
             row = totals.setdefault(
                 str(stage.name()).split(" at ")[0],
                 dict.fromkeys((*STAGE_METRICS, "tasks", "stages"), 0),
