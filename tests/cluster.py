@@ -185,3 +185,52 @@ def standalone_cluster(
         yield cluster
     finally:
         cluster.stop()
+
+
+#: What every driver script run by :func:`run_driver` starts with: ``spark``, a session on
+#: the cluster's master (1g executors, the repository on their PYTHONPATH) once ``executors``
+#: executors are up, and ``out``, where the script writes its JSON result.
+DRIVER_PREAMBLE = """
+import json, sys, time
+from pyspark.sql import SparkSession
+
+master, root, out, executors, app = sys.argv[1:6]
+spark = (
+    SparkSession.builder.master(master).appName(app)
+    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    .config("spark.driver.host", "127.0.0.1").config("spark.executor.memory", "1g")
+    .config("spark.executorEnv.PYTHONPATH", root).config("spark.sql.shuffle.partitions", "4")
+    .getOrCreate()
+)
+sc = spark.sparkContext
+
+def executor_ids():  # the active executors, as Spark's status store knows them
+    summaries = sc._jsc.sc().statusStore().executorList(True)
+    return {summaries.apply(i).id() for i in range(summaries.size())} - {"driver"}
+
+deadline = time.monotonic() + 120
+while len(executor_ids()) < int(executors) and time.monotonic() < deadline:
+    time.sleep(0.5)
+"""
+
+
+def run_driver(
+    tmp_path: Path, body: str, app: str, workers: int = 2, timeout: float = 900
+) -> dict:
+    """Run :data:`DRIVER_PREAMBLE` + ``body`` as a driver process on a fresh cluster of
+    ``workers`` 1-core workers (the test session already holds the suite's local session);
+    the JSON the script wrote to ``out``."""
+    root = Path(__file__).resolve().parents[1]
+    script, out = tmp_path / "driver.py", tmp_path / "result.json"
+    script.write_text(DRIVER_PREAMBLE + body)
+    env = spark_env()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    with standalone_cluster(tmp_path / "cluster", workers=workers, cores=1) as cluster:
+        with open(tmp_path / "driver.log", "w") as log:
+            argv = [cluster.master_url, str(root), str(out), str(workers), app]
+            done = subprocess.run(
+                [sys.executable, str(script), *argv],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, timeout=timeout,
+            )  # fmt: skip
+        assert done.returncode == 0, (tmp_path / "driver.log").read_text()[-4000:]
+    return json.loads(out.read_text())
