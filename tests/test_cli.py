@@ -118,11 +118,22 @@ PER_GROUP = ["data.sample=0.1", "evaluation.train_metrics=null"]
             ["search.max_trials=3", "search.scheduler.max_resource=6"],
             ["complete"] + ["pruned"] * 2,
         ),
+        # 4 folds, burn-in 2: the heavily regularized candidate is dropped after 2 or 3
+        (
+            "diamonds_racing.yaml",
+            [
+                "evaluation.folds=4",
+                "search.scheduler.burn_in=2",
+                "search.space.lr.regParam=[0.01, 100000.0]",
+                "search.space.lr.elasticNetParam=[0.0]",
+            ],
+            ["complete", "pruned"],
+        ),
     ],
 )
 def test_every_example_job_runs(spark, tmp_path, capsys, name, extra, states):
     """The other examples, shrunk: a small sample, 2 folds, 2 trials (3 under ASHA; per group:
-    2 trials in every group), no tracking."""
+    2 trials in every group; 4 folds for racing), no tracking."""
     flags = {
         "data.sample": "0.02",
         "evaluation.folds": "2",

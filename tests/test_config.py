@@ -15,7 +15,7 @@ import pytest
 import yaml
 from hyperopt.pyll import stochastic
 
-from sparktune import ASHA, Hyperband, ValidationError
+from sparktune import ASHA, Hyperband, MedianStopping, Racing, ValidationError
 from sparktune.jobs import config
 from sparktune.jobs.config import SpecError
 
@@ -229,6 +229,35 @@ def test_scheduler_settings_are_checked_by_the_scheduler_with_their_key_path():
     assert "lr.maxIter is also in search.space" in problems(in_space)["search.scheduler"]
     found = problems(spec(search__scheduler={"type": "asha", "max_resource": "nine"}))
     assert found["search.scheduler.max_resource"] == "expected a number, got 'nine' (str)"
+
+
+def test_racing_and_median_are_scheduler_types_checked_against_the_split():
+    racing = {"type": "racing", "burn_in": 2, "test": "win_loss", "num_repeats": 2}
+    parsed = config.parse(spec(search__scheduler=racing, evaluation__folds=3))
+    assert parsed.search.scheduler.build() == Racing(burn_in=2, test="win_loss", num_repeats=2)
+    median = config.parse(spec(search__scheduler={"type": "median", "min_trials": 2}))
+    assert median.search.scheduler.build() == MedianStopping(min_trials=2)
+    # racing sets no budget param, so lr.maxIter may be in the space
+    in_space = spec(
+        search__scheduler={"type": "racing"},
+        search__space={"lr.maxIter": [5, 10]},
+        evaluation__folds=5,
+    )
+    assert config.parse(in_space).search.scheduler.build() == Racing()
+
+    found = problems(spec(search__scheduler={"type": "racing", "alpha": 2, "burn_in": 1}))
+    assert "alpha must be a number in (0, 1)" in found["search.scheduler.alpha"]
+    assert "burn_in must be an integer >= 2" in found["search.scheduler.burn_in"]
+    found = problems(spec(search__scheduler={"type": "racing", "reduction_factor": 3}))
+    assert "of scheduler 'asha' and 'hyperband', not of 'racing'" in found[
+        "search.scheduler.reduction_factor"
+    ]
+    found = problems(spec(search__scheduler={"type": "racing"}, evaluation__folds=3))
+    assert "more folds than burn_in (3)" in found["search.scheduler.type"]
+    one_split = spec(
+        search__scheduler={"type": "median"}, evaluation__folds=None, evaluation__train_ratio=0.8
+    )
+    assert "needs a k-fold split" in problems(one_split)["search.scheduler.type"]
 
 
 def test_space_becomes_hyperopt_expressions_in_natural_units():

@@ -102,9 +102,7 @@ def _by_name(value: Any) -> Any:
 #: JSON Schema also any string, as an estimator job's ``metric`` is a scikit-learn scorer name.
 Metric = Annotated[
     MetricSpec,
-    BeforeValidator(
-        _by_name, json_schema_input_type=Literal[tuple(_ALL_NAMES)] | MetricSpec | str
-    ),
+    BeforeValidator(_by_name, json_schema_input_type=Literal[tuple(_ALL_NAMES)] | MetricSpec | str),
 ]
 
 

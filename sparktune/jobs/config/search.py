@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Annotated, Any
 
 from pydantic import Field, PlainValidator, model_validator
@@ -11,7 +12,15 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param
 
 from sparktune.core.errors import ValidationError
-from sparktune.core.schedulers import ASHA, ROWS, Hyperband
+from sparktune.core.schedulers import (
+    ASHA,
+    FOLDS,
+    ROWS,
+    Hyperband,
+    MedianStopping,
+    Racing,
+    Scheduler,
+)
 from sparktune.core.settings import DEFAULT_TRIALS, STRATEGIES, Budget, ErrorPolicy
 from sparktune.jobs.config.classes import check_value, class_params
 from sparktune.jobs.config.constants import DISTRIBUTIONS
@@ -25,7 +34,12 @@ from sparktune.spark.resources import ITERATIONS
 EXAMPLE = "{loguniform: [0.001, 1.0]}"
 
 #: The schedulers ``search.scheduler.type`` names.
-SCHEDULERS: dict[str, type[ASHA] | type[Hyperband]] = {"asha": ASHA, "hyperband": Hyperband}
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    "asha": ASHA,
+    "hyperband": Hyperband,
+    "racing": Racing,
+    "median": MedianStopping,
+}
 #: A budget or factor of a scheduler (its range is the scheduler's to check).
 Amount = Annotated[Number, expect("a number")]
 
@@ -156,62 +170,106 @@ SpaceValue = Annotated[
 
 
 class SchedulerSpec(Section):
-    """Successive halving: every trial starts on a small budget (fewer iterations or rows),
-    and only the best 1/reduction_factor of each rung go on to reduction_factor times more."""
+    """Which trials get their full budget: successive halving on an iteration or rows budget
+    (asha, hyperband), or a rule over folds (racing, median)."""
 
     type: one_of(list(SCHEDULERS))
-    """asha (asynchronous successive halving) or hyperband (brackets of asha, some starting
-    on larger budgets)."""
+    """asha (asynchronous successive halving), hyperband (brackets of asha, some starting on
+    larger budgets), racing (every candidate runs burn_in folds, then those a paired test
+    shows worse than the leader stop; k-fold only) or median (a trial whose running mean over
+    folds is worse than the others' median stops)."""
     resource: Text | None = None
-    """The budget: an iteration param of the final stage (maxIter, or gbt.maxIter) or rows (a
-    fraction of each fold's training part); default: the final stage's usual iteration
-    param (maxIter, numTrees, n_estimators), else rows."""
+    """asha, hyperband: the budget, an iteration param of the final stage (maxIter, or
+    gbt.maxIter) or rows (a fraction of each fold's training part); default: the final
+    stage's usual iteration param (maxIter, numTrees, n_estimators), else rows."""
     min_resource: Amount | None = None
-    """The first rung's budget (default: max_resource / reduction_factor**2)."""
+    """asha, hyperband: the first rung's budget (default: max_resource /
+    reduction_factor**2)."""
     max_resource: Amount | None = None
-    """The top rung's budget, the best trial's refit (default: the final stage's value of the
-    param, or all rows)."""
-    reduction_factor: Amount = 3
-    """How many times the budget grows per rung (>= 2)."""
+    """asha, hyperband: the top rung's budget, the best trial's refit (default: the final
+    stage's value of the param, or all rows)."""
+    reduction_factor: Amount | None = Field(None, examples=[3])
+    """asha, hyperband: how many times the budget grows per rung (>= 2; default 3)."""
+    burn_in: Integer | None = Field(None, examples=[3])
+    """racing: folds every candidate runs before the first test (>= 2; default 3)."""
+    test: Text | None = Field(None, examples=["anova"])
+    """racing: anova (paired t-test against the leader) or win_loss (sign test); default
+    anova."""
+    alpha: Amount | None = Field(None, examples=[0.05])
+    """racing: the test's level, in (0, 1); default 0.05."""
+    num_repeats: Integer | None = Field(None, examples=[2])
+    """racing: repeat the k-fold split with other seeds (e.g. 5 folds x 2), so the race has
+    more steps; default 1."""
+    grace_folds: Integer | None = Field(None, examples=[1])
+    """median: folds every trial runs before the rule applies (default 1)."""
+    min_trials: Integer | None = Field(None, examples=[3])
+    """median: the rule applies once this many other trials ran as many folds (default 3)."""
 
     @classmethod
     def check(cls, raw: dict[str, Any]) -> Iterable[Finding]:
-        """Every budget the scheduler refuses, each at its key (both bounds: at the
-        scheduler): each rule is asked of the scheduler on its own, so all are reported."""
-        scheduler = SCHEDULERS.get(raw.get("type"), ASHA)
+        """Options of another scheduler type, and every setting the scheduler refuses, each
+        at its key: each is asked of the scheduler on its own, so all are reported."""
+        kind = raw.get("type")
+        scheduler = SCHEDULERS.get(kind)
+        if scheduler is None:
+            return
+        allowed = OPTIONS[kind]
+        given = {k: v for k, v in raw.items() if k in _ALL_OPTIONS and v is not None}
+        for key in sorted(set(given) - set(allowed)):
+            owners = [name for name, options in OPTIONS.items() if key in options]
+            yield (
+                (key,),
+                (
+                    f"an option of scheduler {' and '.join(map(repr, owners))}, not of {kind!r} "
+                    f"(which takes {list(allowed)})"
+                ),
+            )
         resource = raw.get("resource") if isinstance(raw.get("resource"), str) else None
-        given = {k: v for k, v in raw.items() if k in _BUDGETS and _is_number(v)}
+        context = {"resource": resource} if "resource" in allowed else {}
+        settings = {  # a value of the wrong type is worded by its field
+            k: v
+            for k, v in given.items()
+            if k in allowed and k != "resource" and (k == "test" or _is_number(v))
+        }
         alone = True
-        for key, value in given.items():
-            arguments = {"reduction_factor": value} if key == "reduction_factor" else {key: value}
-            message = _refusal(scheduler, resource=resource, **arguments)
+        for key, value in settings.items():
+            message = _refusal(scheduler, **context, **{key: value})
             if message is not None:
                 alone = False
                 yield (key,), message
-        if alone and len(given) > 1:
-            message = _refusal(scheduler, resource=resource, **given)
+        if alone and len(settings) > 1:
+            message = _refusal(scheduler, **context, **settings)
             if message is not None:
                 yield (), message
 
-    def build(self) -> ASHA | Hyperband:
+    def build(self) -> Scheduler:
         """The scheduler :func:`sparktune.tune` takes."""
-        return SCHEDULERS[self.type](
-            self.resource, self.min_resource, self.max_resource, self.reduction_factor
-        )
+        given = {
+            name: getattr(self, name)
+            for name in OPTIONS[self.type]
+            if getattr(self, name) is not None
+        }
+        return SCHEDULERS[self.type](**given)
 
 
-_BUDGETS = ("min_resource", "max_resource", "reduction_factor")
+#: The scheduler types that step over folds (they need k-fold; no budget param).
+FOLD_SCHEDULERS = tuple(name for name, kind in SCHEDULERS.items() if kind.axis == FOLDS)
+#: Each scheduler type's options (the keyword arguments of its class).
+OPTIONS: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(scheduler)) for name, scheduler in SCHEDULERS.items()
+}
+_ALL_OPTIONS = {option for options in OPTIONS.values() for option in options}
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _refusal(scheduler: type[ASHA] | type[Hyperband], **arguments: Any) -> str | None:
+def _refusal(scheduler: type[Scheduler], **arguments: Any) -> str | None:
     """What ``scheduler(**arguments)`` refuses, or None."""
     try:
         scheduler(**arguments)
-    except ValidationError as exc:
+    except (ValidationError, TypeError) as exc:
         return str(exc)
     return None
 
@@ -241,8 +299,8 @@ class SearchSpec(Section):
     error_policy: one_of([p.value for p in ErrorPolicy], ErrorPolicy) = ErrorPolicy.CONTINUE
     """continue (record a failed trial, go on) or raise (stop the search)."""
     scheduler: SchedulerSpec | None = None
-    """Successive halving (asha or hyperband) beside the strategy: weak trials stop on a
-    small budget."""
+    """Beside the strategy, which trials get their full budget: successive halving (asha,
+    hyperband) stops weak trials on a small budget, racing and median on their first folds."""
     points_to_evaluate: (
         Annotated[
             tuple[dict[str, Any], ...],
@@ -353,6 +411,8 @@ def scheduler_problems(
     """
     if not isinstance(scheduler, dict) or len(classes) < len(names):
         return
+    if scheduler.get("type") in FOLD_SCHEDULERS:
+        return  # steps over folds: no budget param
     estimators = [name for name in names if issubclass(classes[name], Estimator)]
     if not estimators:
         return

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.settings import fold_split
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
 from sparktune.jobs.config.evaluation import SPARK_METRICS, EvaluationSpec, task_problems
@@ -20,6 +21,7 @@ from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
 from sparktune.jobs.config.search import (
+    FOLD_SCHEDULERS,
     SchedulerSpec,
     SearchSpec,
     scheduler_problems,
@@ -163,6 +165,7 @@ class JobSpec(Section):
             yield from _estimator_problems(raw)
         else:
             yield from _pipeline_problems(raw)
+        yield from _fold_scheduler_problems(raw)
 
     @model_validator(mode="after")
     def _remember_source(self, info: ValidationInfo) -> JobSpec:
@@ -216,6 +219,23 @@ def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
         yield ("search", "space", *loc), message
     for loc, message in scheduler_problems(search.get("scheduler"), space, names, classes):
         yield ("search", "scheduler", *loc), message
+
+
+def _fold_scheduler_problems(raw: dict[str, Any]) -> Iterable[Finding]:
+    """A scheduler over folds (racing, median) against the evaluation's split: it needs
+    k-fold, with more folds (times repeats) than racing's burn-in."""
+    scheduler_raw = _mapping(raw, "search").get("scheduler")
+    if not isinstance(scheduler_raw, dict) or scheduler_raw.get("type") not in FOLD_SCHEDULERS:
+        return
+    try:
+        scheduler = SchedulerSpec.model_validate(scheduler_raw).build()
+        split = EvaluationSpec.model_validate(_mapping(raw, "evaluation")).split()
+    except Exception:  # reported by the scheduler's or the evaluation's own section
+        return
+    try:
+        fold_split(split, scheduler)
+    except ValidationError as exc:
+        yield ("search", "scheduler", "type"), str(exc)
 
 
 def _estimator_problems(raw: dict[str, Any]) -> Iterable[Finding]:
