@@ -1,15 +1,30 @@
-"""What every ``tune()`` front end checks the same way: callbacks, the trial limit, and the
-settings objects (``Split``, ``Budget``, ``Checkpointing``) unpacked into flat keywords."""
+"""What every ``tune()`` front end does the same way: callbacks, the trial limit, the
+strategy and checkpoint set up from the search's settings, and the settings objects
+(``Split``, ``Budget``, ``Checkpointing``) unpacked into flat keywords."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from sparktune.core.callbacks import Callback, Strategy
 from sparktune.core.errors import ValidationError
-from sparktune.core.settings import DEFAULT_TRIALS, Budget, Checkpointing, Split
-from sparktune.search import GridSearch
+from sparktune.core.settings import (
+    DEFAULT_TRIALS,
+    Budget,
+    Checkpointing,
+    SearchSettings,
+    Split,
+)
+from sparktune.core.trial import Trial
+from sparktune.search import GridSearch, make_strategy
+from sparktune.search.space import SearchSpace
+from sparktune.tracking import checkpoint as checkpointing
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
 
 
 def checked_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
@@ -27,6 +42,45 @@ def trial_limit(search: Strategy, max_trials: int | None) -> int | None:
     if isinstance(search, GridSearch):
         return search.size if max_trials is None else min(max_trials, search.size)
     return DEFAULT_TRIALS if max_trials is None else max_trials
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A search ready for ``run_search``: its strategy, its settings with the trial limit,
+    the trials its checkpoint restores and its callbacks (the user's, then the checkpoint
+    writer)."""
+
+    search: Strategy
+    settings: SearchSettings
+    resumed: list[Trial]
+    callbacks: list[Callback]
+
+
+def prepare(
+    settings: SearchSettings,
+    space: SearchSpace,
+    strategy: str | BaseSampler,
+    *,
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None,
+    checkpoint: str | os.PathLike[str] | None,
+    resume: bool,
+    callbacks: Sequence[Callback],
+    search: Strategy | None = None,
+) -> Prepared:
+    """Build the strategy (unless ``search`` is given), bound the trials by it, and open
+    the checkpoint (refusing one of another search), before any Spark job runs."""
+    hooks = checked_callbacks(callbacks)
+    if search is None:
+        search = make_strategy(
+            strategy,
+            space,
+            seed=settings.seed,  # type: ignore[arg-type]  # as the caller gave it
+            larger_is_better=settings.larger_is_better,
+            points_to_evaluate=points_to_evaluate or (),
+        )
+    settings = replace(settings, max_trials=trial_limit(search, settings.max_trials))
+    restored, saver = checkpointing.prepare(checkpoint, resume, space, settings)
+    return Prepared(search, settings, restored, hooks + ([saver] if saver else []))
 
 
 def unpacked(arguments: Mapping[str, Any], entry_point: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
@@ -21,17 +20,16 @@ from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import ASHA, ROWS
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split
 from sparktune.core.stopping import Stopper
-from sparktune.frontends.common import checked_callbacks, trial_limit
+from sparktune.frontends.common import prepare
 from sparktune.lifecycle.functions import FunctionProblem
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import run_search
-from sparktune.search import make_strategy, strategy_name
+from sparktune.search import strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.functions import FunctionSpace
 from sparktune.spark.function_checks import check_picklable, check_signature
 from sparktune.spark.function_objective import PLACEMENTS
 from sparktune.tracking import Tracking
-from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
@@ -110,27 +108,26 @@ def tune_function(
         params=tuple(resolved.params),
         scheduler=scheduler,
     )
-    if search is None:
-        search = make_strategy(
-            strategy,
-            resolved,
-            seed=seed,
-            larger_is_better=larger,
-            points_to_evaluate=points_to_evaluate or (),
-        )
-    settings = replace(settings, max_trials=trial_limit(search, max_trials))
-    restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
-    hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
+    ready = prepare(
+        settings,
+        resolved,
+        strategy,
+        points_to_evaluate=points_to_evaluate,
+        checkpoint=checkpoint,
+        resume=resume,
+        callbacks=callbacks,
+        search=search,
+    )
     problem = FunctionProblem(session, fn, resolved.argument, place, resource, tuple(stoppers))
     return run_search(
-        settings,
+        ready.settings,
         problem,
-        search,
+        ready.search,
         refit=None,
         tracking=resolve_tracking(tracking, experiment),
-        callbacks=hooks,
+        callbacks=ready.callbacks,
         progress=progress,
-        resumed=restored,
+        resumed=ready.resumed,
     )
 
 

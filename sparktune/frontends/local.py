@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
@@ -20,11 +19,11 @@ from sparktune.core.callbacks import Callback
 from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import ErrorPolicy, SearchSettings, Split, fold_split
-from sparktune.frontends.common import checked_callbacks, trial_limit
+from sparktune.frontends.common import prepare
 from sparktune.lifecycle.local import LocalProblem
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import run_search
-from sparktune.search import make_strategy, strategy_name
+from sparktune.search import strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
 from sparktune.spark.local_checks import check_feature_types, check_scorer
@@ -38,7 +37,6 @@ from sparktune.spark.local_data import (
 from sparktune.spark.local_fit import ScorerFn, fit_candidate, fold_indices, resolve_scorer
 from sparktune.spark.resources import resolve_sklearn_scheduler
 from sparktune.tracking import Tracking
-from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
@@ -112,16 +110,15 @@ def tune_local(
         scheduler=scheduler,
         log_params=resolved.log_scaled(),
     )
-    search = make_strategy(
-        strategy,
+    ready = prepare(
+        settings,
         resolved,
-        seed=seed,
-        larger_is_better=scorer.larger_is_better,
-        points_to_evaluate=points_to_evaluate or (),
+        strategy,
+        points_to_evaluate=points_to_evaluate,
+        checkpoint=checkpoint,
+        resume=resume,
+        callbacks=callbacks,
     )
-    settings = replace(settings, max_trials=trial_limit(search, max_trials))
-    restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
-    hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
     spark = data.sparkSession if hasattr(data, "sparkSession") else _active_session()
 
     full = {resource: int(scheduler.max_resource)} if resource and scheduler else {}
@@ -130,14 +127,14 @@ def tune_local(
         return fit_candidate(estimator, {**best.candidate.param_map, **full}, x, y)
 
     return run_search(
-        settings,
+        ready.settings,
         LocalProblem(spark, estimator, local, scorer, resource),
-        search,
+        ready.search,
         refit=refit_trial if refit else None,
         tracking=resolve_tracking(tracking, experiment),
-        callbacks=hooks,
+        callbacks=ready.callbacks,
         progress=progress,
-        resumed=restored,
+        resumed=ready.resumed,
     )
 
 

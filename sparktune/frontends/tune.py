@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.evaluation import Evaluator
@@ -23,13 +22,13 @@ from sparktune.core.errors import ValidationError
 from sparktune.core.schedulers import Scheduler
 from sparktune.core.settings import Budget, Checkpointing, ErrorPolicy, SearchSettings, Split
 from sparktune.core.trial import Trial
-from sparktune.frontends.common import checked_callbacks, trial_limit, unpacked
+from sparktune.frontends.common import prepare, unpacked
 from sparktune.frontends.functions import tune_function
 from sparktune.frontends.local import tune_local
 from sparktune.frontends.scorers import is_function, scorer_arguments
 from sparktune.lifecycle.result import TuneResult
 from sparktune.lifecycle.search import SearchProblem, metrics_of, run_search
-from sparktune.search import make_strategy, strategy_name
+from sparktune.search import strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import is_sklearn_estimator
 from sparktune.search.space import SearchSpace, resolve
@@ -38,7 +37,6 @@ from sparktune.spark.local_data import MAX_COLLECT_ROWS
 from sparktune.spark.pipeline import describe_estimator
 from sparktune.spark.resources import resolve_scheduler
 from sparktune.tracking import Tracking
-from sparktune.tracking import checkpoint as checkpointing
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
@@ -198,30 +196,28 @@ def tune(
         log_params=resolved.log_scaled(),
     )
     options = resolve_tracking(tracking, experiment)
-    search = make_strategy(
-        strategy,
+    ready = prepare(
+        settings,
         resolved,
-        seed=seed,
-        larger_is_better=larger_is_better,
-        points_to_evaluate=points_to_evaluate or (),
+        strategy,
+        points_to_evaluate=points_to_evaluate,
+        checkpoint=checkpoint,
+        resume=resume,
+        callbacks=callbacks,
     )
-    settings = replace(settings, max_trials=trial_limit(search, max_trials))
-    restored, saver = checkpointing.prepare(checkpoint, resume, resolved, settings)
-    hooks = checked_callbacks(callbacks) + ([saver] if saver else [])
-
     problem = SearchProblem(
         data, resolved.estimator, resolved.options, evaluators, validation_data, resource
     )
     return run_search(
-        settings,
+        ready.settings,
         problem,
-        search,
+        ready.search,
         refit=_refitter(resolved, data, scheduler, resource) if refit else None,
         tracking=options,
-        callbacks=hooks,
+        callbacks=ready.callbacks,
         progress=progress,
         cache_budget=cache_budget,
-        resumed=restored,
+        resumed=ready.resumed,
     )
 
 
