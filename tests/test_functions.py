@@ -159,6 +159,23 @@ def test_dict_results_status_and_extra_metrics(spark):
     assert by_x.loc[3, "split0_extra"] == 6.0
 
 
+def test_a_module_the_executors_cannot_import_is_named_with_the_fix(spark, tmp_path):
+    """fn from a module only the driver's sys.path reaches (a file beside a notebook)."""
+    (tmp_path / "unshipped_objectives.py").write_text("def loss(p):\n    return p['x']\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from unshipped_objectives import loss
+
+        with pytest.raises(sparktune.SearchFailedError) as failed:
+            sparktune.tune(loss, {"x": [1.0]}, strategy="grid", **QUIET)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("unshipped_objectives", None)
+    message = str(failed.value)
+    assert "module 'unshipped_objectives' cannot be imported on the executors" in message
+    assert "register_pickle_by_value(unshipped_objectives)" in message
+
+
 def test_timeout_cancels_the_running_task(spark):
     def slow(params):
         time.sleep(300 if params["x"] else 0)

@@ -140,7 +140,20 @@ class FunctionObjective:
         argument = self.argument(candidate)
         if budget is not None and self.resource is not None:
             argument = {**argument, self.resource: int(budget) if self.integral else budget}
-        out = self._run(self.fn, argument)
+        try:
+            out = self._run(self.fn, argument)
+        except Exception as exc:
+            unshipped = _unimportable_module(self.fn, exc)
+            if unshipped is None:
+                raise
+            raise TrialFailed(
+                f"fn's module {unshipped!r} cannot be imported on the executors (the task "
+                f"failed with ModuleNotFoundError): a function from an importable module is "
+                "shipped by reference. Make the module importable there "
+                "(spark.sparkContext.addPyFile, spark-submit --py-files, or install it), "
+                f"call cloudpickle.register_pickle_by_value({unshipped}) before tuning, or "
+                "define fn in the notebook or script itself."
+            ) from exc
         if "error" in out:
             logger.debug("trial failed:\n%s", out["traceback"])
             raise TrialFailed(out["error"])
@@ -153,6 +166,16 @@ class FunctionObjective:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _unimportable_module(fn: Callable[[Any], Any], error: Exception) -> str | None:
+    """The root of ``fn``'s module if ``error`` is a task's failure to import it, else None."""
+    module = str(getattr(fn, "__module__", "") or "")
+    root = module.partition(".")[0]
+    if not root or root == "__main__":
+        return None
+    text = str(error)
+    return root if f"No module named '{root}" in text else None
 
 
 def _on_driver(fn: Callable[[Any], Any], argument: Any) -> dict[str, Any]:
