@@ -7,6 +7,10 @@ JOB ?= conf/examples/diamonds_grid.yaml
 # sparktune's extras at the lowest versions it declares (requirements/lowest.txt).
 COMPAT ?= .venv-compat
 CPY := $(COMPAT)/bin/python
+# ... on the lowest Python the package declares (requires-python), where this machine has
+# one (pyenv's python3.10 here); else on $(PYTHON).
+COMPAT_PYTHON ?= $(firstword $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; \
+	do $$p -c '' 2>/dev/null && echo $$p && break; done) $(PYTHON))
 # The core install alone on that pyspark: what `pip install sparktune` gives on a cluster.
 CORE ?= .venv-core
 LOWEST := requirements/lowest.txt
@@ -24,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(COMPAT)/.installed: pyproject.toml $(LOWEST)
 	rm -rf $(COMPAT)
-	$(PYTHON) -m venv $(COMPAT)
+	$(COMPAT_PYTHON) -m venv $(COMPAT)
 	$(CPY) -m pip install --quiet --upgrade pip
 	$(CPY) -m pip install --quiet -c $(LOWEST) pyspark pyarrow
 	$(CPY) -m pip install --quiet -c $(LOWEST) -e '.[mlflow,xgboost,optuna,sklearn,plots,dev]'

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pyspark
 import pytest
-import tomllib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the compatibility environment runs the lowest Python the package declares
+    import tomli as tomllib
 
 import sparktune
 from sparktune import SetupError
@@ -86,6 +90,7 @@ def test_lowest_pins_are_the_declared_lower_bounds():
     missing = set(declared) - set(pinned)
     assert missing <= {
         "pytest",
+        "tomli",
         "ruff",
         "import-linter",
         "jsonschema",
@@ -107,6 +112,8 @@ def test_this_environment_runs_its_declared_versions():
     if version_tuple(pyspark.__version__) < (4, 0):
         for name, version in pins().items():
             assert metadata.version(name) == version, name
+        lowest_python = version_tuple(PROJECT["requires-python"].removeprefix(">="))
+        assert sys.version_info[:2] == lowest_python[:2], (sys.version, lowest_python)
 
 
 @pytest.mark.parametrize("version", ["3.5.0", "3.5.9", "4.0.1", "4.3.0", "4.1.0.dev0"])
