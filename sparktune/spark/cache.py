@@ -75,6 +75,10 @@ class Entry:
             frame.unpersist(blocking=True)
 
 
+#: The entries a search will want next, each a key and its builder (``FoldCache.use``).
+Ahead = Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]]
+
+
 class FoldCache:
     """Thread-safe LRU cache of featurized folds within byte budgets (``None``: unbounded).
 
@@ -128,7 +132,7 @@ class FoldCache:
         self,
         key: Hashable,
         build: Callable[[], Entry],
-        ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]] | None = None,
+        ahead: Ahead | None = None,
     ) -> Iterator[Entry]:
         """Yield the entry for ``key``, building it with ``build`` if absent; pin it meanwhile.
 
@@ -148,7 +152,7 @@ class FoldCache:
         self,
         key: Hashable,
         build: Callable[[], Entry],
-        ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]] | None = None,
+        ahead: Ahead | None = None,
     ) -> Entry:
         while True:
             with self._cond:
@@ -180,9 +184,7 @@ class FoldCache:
         others are persisted (two folds built at once on a small heap can exhaust it)."""
         return self.num_folds is not None and self.builds == 0 and bool(self._building)
 
-    def _spare(
-        self, ahead: Callable[[], Iterable[tuple[Hashable, Callable[[], Entry]]]]
-    ) -> tuple[Hashable, Callable[[], Entry]] | None:
+    def _spare(self, ahead: Ahead) -> tuple[Hashable, Callable[[], Entry]] | None:
         """The first entry of ``ahead`` that is absent, if every fold fits in memory."""
         if self.plan is None or self.plan.kind != "memory":
             return None

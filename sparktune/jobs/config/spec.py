@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from sparktune.core.errors import ValidationError
+from sparktune.core.schedulers import FOLDS
 from sparktune.core.settings import fold_split
 from sparktune.jobs.config.data import DataSpec
 from sparktune.jobs.config.estimator import EstimatorSpec, built, estimator_space_problems
@@ -20,11 +21,9 @@ from sparktune.jobs.config.evaluation import SPARK_METRICS, EvaluationSpec, task
 from sparktune.jobs.config.fields import Flag, Settings, Text
 from sparktune.jobs.config.groups import GroupsSpec
 from sparktune.jobs.config.pipeline import PipelineSpec, StageSpec, stage_classes
+from sparktune.jobs.config.scheduler import built_scheduler, scheduler_problems
 from sparktune.jobs.config.search import (
-    FOLD_SCHEDULERS,
-    SchedulerSpec,
     SearchSpec,
-    scheduler_problems,
     space_problems,
 )
 from sparktune.jobs.config.section import Finding, Section, issue
@@ -224,13 +223,12 @@ def _pipeline_problems(raw: dict[str, Any]) -> Iterable[Finding]:
 def _fold_scheduler_problems(raw: dict[str, Any]) -> Iterable[Finding]:
     """A scheduler over folds (racing, median) against the evaluation's split: it needs
     k-fold, with more folds (times repeats) than racing's burn-in."""
-    scheduler_raw = _mapping(raw, "search").get("scheduler")
-    if not isinstance(scheduler_raw, dict) or scheduler_raw.get("type") not in FOLD_SCHEDULERS:
+    scheduler = built_scheduler(_mapping(raw, "search").get("scheduler"))
+    if scheduler is None or scheduler.axis != FOLDS:
         return
     try:
-        scheduler = SchedulerSpec.model_validate(scheduler_raw).build()
         split = EvaluationSpec.model_validate(_mapping(raw, "evaluation")).split()
-    except Exception:  # reported by the scheduler's or the evaluation's own section
+    except Exception:  # reported by the evaluation's own section
         return
     try:
         fold_split(split, scheduler)
@@ -279,11 +277,8 @@ def _estimator_scheduler_problems(search: dict[str, Any], estimator: Any) -> Ite
     """The scheduler's resource against the estimator's params and the space (what
     :func:`~sparktune.spark.resources.resolve_sklearn_scheduler` refuses at run time)."""
     raw = search.get("scheduler")
-    if not isinstance(raw, dict):
-        return
-    try:
-        scheduler = SchedulerSpec.model_validate(raw).build()
-    except Exception:  # reported by the scheduler's own section
+    scheduler = built_scheduler(raw)
+    if scheduler is None:
         return
     space = search.get("space")
     try:
