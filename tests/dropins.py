@@ -57,6 +57,15 @@ def validators(lr):
     }
 
 
+#: Every drop-in validator, by class name.
+DROP_INS = [
+    "CrossValidator",
+    "TrainValidationSplit",
+    "HalvingCrossValidator",
+    "RacingCrossValidator",
+]
+
+
 def check_validator_round_trip(name, tmp_path):
     """An unfitted drop-in saves (twice: overwrite) and loads as its own class and Params."""
     lr = LogisticRegression(maxIter=3)

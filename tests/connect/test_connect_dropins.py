@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from dropins import (
+    DROP_INS,
     check_empty_fold_goes_on,
     check_fold_col_out_of_range,
     check_model_round_trip,
@@ -13,15 +14,13 @@ from dropins import (
 
 pytestmark = pytest.mark.connect
 
-NAMES = ["CrossValidator", "TrainValidationSplit", "HalvingCrossValidator", "RacingCrossValidator"]
 
-
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DROP_INS)
 def test_unfitted_drop_in_saves_and_loads_as_itself_on_connect(spark, tmp_path, name):
     check_validator_round_trip(name, tmp_path)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DROP_INS)
 def test_fitted_drop_in_saves_as_pysparks_model_on_connect(spark, tmp_path, name):
     check_model_round_trip(name, spark, tmp_path)
 
