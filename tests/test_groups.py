@@ -22,7 +22,7 @@ from sklearn.linear_model import Ridge
 
 import sparktune
 from sparktune import ValidationError
-from sparktune.spark.group_layout import PART, spark_hash, spread
+from sparktune.spark.group_layout import PART, each_group, spark_hash, spread
 
 GROUPS = 110
 
@@ -243,3 +243,17 @@ def test_groups_are_balanced_one_bin_per_partition(spark):
     assert (placed.groupby("g")["pid"].nunique() == 1).all()  # a group in one partition
     rows = placed.groupby("pid").size()
     assert rows.max() - rows.min() <= max(sizes)  # within one group of each other
+    for _, part in placed.groupby("pid", sort=False):  # each group's rows are together
+        assert (part["g"].diff().fillna(0) >= 0).all()
+
+
+def test_each_group_is_cut_from_sorted_batches():
+    rows = pd.DataFrame(
+        {"a": [None, None, "x", "x", "x", "x", "y", "y"], "b": [1, 1, 1, 1, 2, 2, 2, 2],
+         "v": range(8)}
+    )  # fmt: skip
+    batches = [rows.iloc[:3], rows.iloc[3:3], rows.iloc[3:5], rows.iloc[5:]]  # groups span batches
+    groups = list(each_group(iter(batches), ["a", "b"]))
+    assert [g["v"].tolist() for g in groups] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert all(g.index.tolist() == list(range(len(g))) for g in groups)
+    assert list(each_group(iter([rows.iloc[:0]]), ["a"])) == []

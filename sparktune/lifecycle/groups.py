@@ -1,4 +1,4 @@
-"""One search per group, each inside one Spark task (``groupBy(...).applyInPandas``).
+"""One search per group, each inside one Spark task (``mapInPandas`` over balanced bins).
 
 :class:`GroupSearch` describes the search every group gets (estimator, space, scorer,
 strategy, split, limits, scheduler, failure policy); :func:`search_group` runs it on one
@@ -22,7 +22,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ from sparktune.core.stopping import stoppers
 from sparktune.core.trial import Trial, TrialState
 from sparktune.search import make_strategy
 from sparktune.search.sklearn_space import SklearnSpace
-from sparktune.spark.group_layout import PART, spread
+from sparktune.spark.group_layout import each_group, spread
 from sparktune.spark.local_fit import Scorer, fit_candidate, fold_indices
 from sparktune.spark.port import is_connect
 from sparktune.spark.rows_objective import RowsObjective
@@ -74,6 +74,8 @@ TRIALS = "trials"
 INDEX_FILE = "index.json"
 #: Partitions of groups per task slot (:func:`task_count`).
 TASKS_PER_SLOT = 2
+#: Groups' result rows a task returns at once: one Arrow batch each, and a bounded buffer.
+ROWS_PER_BATCH = 16
 
 __all__ = ["INDEX_FILE", "GroupSearch", "plain", "result_schema", "run_groups", "search_group"]
 
@@ -259,18 +261,27 @@ def run_groups(data: DataFrame, search: GroupSearch) -> pd.DataFrame:
 
     The groups are spread over :func:`task_count` partitions balanced by their estimated
     cost (:func:`sparktune.spark.group_layout.spread`), an explicit count that adaptive
-    query execution keeps, so the tasks end at about the same time.
+    query execution keeps, so the tasks end at about the same time; each task cuts its
+    sorted rows into groups (:func:`~sparktune.spark.group_layout.each_group`) and returns
+    their result rows :data:`ROWS_PER_BATCH` at a time.
     """
     columns = [*search.group_by, *search.features, search.label]
     schema = result_schema(data, search.group_by, trials=True)
+    names = schema.fieldNames()
 
-    def task(rows: pd.DataFrame) -> pd.DataFrame:
-        return search_group(search, rows)
+    def task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        done: list[pd.DataFrame] = []
+        for rows in each_group(batches, search.group_by):
+            done.append(search_group(search, rows))
+            if len(done) == ROWS_PER_BATCH:
+                yield pd.concat(done, ignore_index=True)[names]
+                done = []
+        if done:
+            yield pd.concat(done, ignore_index=True)[names]
 
-    keys = list(search.group_by)
     rows = data.select(*dict.fromkeys(columns))
-    placed = spread(rows, keys, task_count(data.sparkSession))
-    return placed.groupBy(PART, *keys).applyInPandas(task, schema).toPandas()
+    placed = spread(rows, list(search.group_by), task_count(data.sparkSession))
+    return placed.mapInPandas(task, schema).toPandas()
 
 
 def task_count(spark: Any) -> int:

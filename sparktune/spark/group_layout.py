@@ -9,16 +9,21 @@ a fit's setup) plus its rows, estimated as ``mean rows + rows``.
 
 A partition number is turned into a value whose hash lands in that very partition (Spark's
 ``repartition(n, col)`` hashes with Murmur3, seed 42, as the SQL ``hash`` function does;
-:func:`spark_hash` computes it without a job), so ``repartition`` then
-``groupBy(part, *keys)`` is one shuffle with one bin per partition.
+:func:`spark_hash` computes it without a job), so ``repartition`` is one shuffle with one
+bin per partition. Each partition is sorted by its groups' keys and read by one
+``mapInPandas`` task, which cuts its batches into groups (:func:`each_group`): a group's
+rows reach Python together, as with ``applyInPandas``, without the 4 ms that
+``applyInPandas`` spends per group turning each one into its own Arrow stream and back.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
+import numpy as np
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
@@ -76,7 +81,8 @@ def hash_preimages(count: int) -> list[int]:
 
 
 def spread(data: DataFrame, keys: Sequence[str], partitions: int) -> DataFrame:
-    """``data`` with :data:`PART`, repartitioned so each partition holds one balanced bin."""
+    """``data`` with :data:`PART`, repartitioned so each partition holds one balanced bin,
+    its rows sorted by the keys (so :func:`each_group` can cut them into groups)."""
     spark = data.sparkSession
     counts = data.groupBy(*keys).count().collect()
     bins = max(1, min(partitions, len(counts)))
@@ -92,4 +98,25 @@ def spread(data: DataFrame, keys: Sequence[str], partitions: int) -> DataFrame:
     condition = [data[k].eqNullSafe(table[f"__key{i}"]) for i, k in enumerate(keys)]
     joined = data.join(F.broadcast(table), condition).drop(*[f"__key{i}" for i in range(len(keys))])
     logger.info("%d group(s) balanced over %d partition(s)", len(counts), bins)
-    return joined.repartition(bins, PART)
+    return joined.repartition(bins, PART).sortWithinPartitions(*keys)
+
+
+def each_group(batches: Iterable[pd.DataFrame], keys: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """Each group's rows (a fresh index), from ``batches`` of rows sorted by ``keys``.
+
+    A group may go on into the next batch, so the last group of a batch is held until
+    a batch starts with another key (or the batches end): one group (and one batch) is in
+    memory at a time.
+    """
+    held: pd.DataFrame | None = None
+    for batch in batches:
+        frame = batch if held is None else pd.concat([held, batch], ignore_index=True)
+        if frame.empty:
+            continue
+        ids = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+        starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1)]
+        for start, end in zip(starts[:-1], starts[1:]):
+            yield frame.iloc[start:end].reset_index(drop=True)
+        held = frame.iloc[starts[-1] :]
+    if held is not None and not held.empty:
+        yield held.reset_index(drop=True)
