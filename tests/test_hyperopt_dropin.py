@@ -12,6 +12,7 @@ import hyperopt
 import hyperopt.early_stop
 import numpy as np
 import pytest
+from hyperopt.base import JOB_STATE_RUNNING
 from pyspark import cloudpickle
 
 import sparktune.hyperopt as drop_in
@@ -257,3 +258,32 @@ def test_spark_trials_refuses_what_cannot_ship(spark):
         drop_in.fmin(
             locked, drop_in.hp.uniform("x", 0, 1), max_evals=2, trials=drop_in.SparkTrials()
         )
+
+
+def test_spark_trials_extend_a_finished_search_as_hyperopts_do(spark):
+    space = drop_in.hp.uniform("x", -1, 1)
+    trials = drop_in.SparkTrials(parallelism=2)
+    kwargs = dict(algo=drop_in.tpe.suggest, trials=trials, show_progressbar=False)
+    drop_in.fmin(square, space, max_evals=4, rstate=np.random.default_rng(1), **kwargs)
+    kept = [(doc["tid"], doc["misc"]["vals"]["x"][0], doc["result"]["loss"]) for doc in trials]
+    best = drop_in.fmin(square, space, max_evals=7, rstate=np.random.default_rng(2), **kwargs)
+    theirs = hyperopt.Trials()  # hyperopt's own count: max_evals is the total
+    for evals in (4, 7):
+        hyperopt.fmin(square, space, hyperopt.tpe.suggest, evals, trials=theirs,
+                      show_progressbar=False)  # fmt: skip
+    assert len(trials.trials) == len(theirs.trials) == 7
+    docs = trials.trials
+    assert [(d["tid"], d["misc"]["vals"]["x"][0], d["result"]["loss"]) for d in docs[:4]] == kept
+    assert [d["tid"] for d in docs] == list(range(7))
+    assert len({d["misc"]["vals"]["x"][0] for d in docs}) == 7  # kept points not asked again
+    assert best == trials.argmin and trials.best_trial["result"]["loss"] == min(trials.losses())
+
+    again = drop_in.fmin(square, space, max_evals=7, **kwargs)
+    assert again == best and len(trials.trials) == 7 and trials.fmin_stop_reason == "max_trials"
+    with pytest.raises(ValidationError, match=r"another space \(labels \['x'\]"):
+        drop_in.fmin(square, drop_in.hp.uniform("y", -1, 1), max_evals=9, **kwargs)
+
+    docs[6].update(state=JOB_STATE_RUNNING, result={"status": "new"})  # an interrupted fmin
+    drop_in.fmin(square, space, max_evals=8, **kwargs)
+    assert len(trials.trials) == 8 and trials.count_cancelled_trials() == 1
+    assert "ended before it finished" in trials.results[6]["error"]

@@ -10,7 +10,8 @@ runs with only the import changed:
   the search goes on. ``timeout``, ``loss_threshold``, ``early_stop_fn``, ``rstate``,
   ``points_to_evaluate`` and ``show_progressbar`` mean what they mean in hyperopt, and the
   ``SparkTrials`` object ends up holding hyperopt's trial documents (``trials.trials``,
-  ``.results``, ``.losses()``, ``.best_trial``, ``.argmin``);
+  ``.results``, ``.losses()``, ``.best_trial``, ``.argmin``); a later ``fmin`` with the
+  same object goes on from them up to its ``max_evals`` in all;
 - with hyperopt's own ``Trials`` (or none), hyperopt's ``fmin`` runs as it is (the same
   points for the same ``rstate``), except that an exception in ``fn`` is a failed trial.
 """
@@ -149,12 +150,13 @@ def fmin(
         )
     check_signature(fn)
     check_picklable(fn, DRIVER_SEARCH)
-    if trials.trials:
-        raise ValidationError(
-            "This SparkTrials already holds trials; sparktune's SparkTrials runs one fmin: "
-            "pass a fresh SparkTrials()."
-        )
     resolved = ExpressionSpace(space)
+    _check_earlier_trials(trials, resolved)
+    remaining = sys.maxsize if max_evals is None else max_evals - len(trials.trials)
+    if remaining <= 0:
+        logger.info("fmin: the trials already hold max_evals=%s trials; none is run", max_evals)
+        trials.fmin_stop_reason = "max_trials"
+        return _best(trials, space, return_argmin)
     seeds = rstate if rstate is not None else _default_rstate()
     search = _FminSearch(resolved, algo or tpe.suggest, seeds, trials, points_to_evaluate or ())
     stopper = _FminStopper(trials, early_stop_fn, _least(loss_threshold, trials.loss_threshold))
@@ -165,7 +167,7 @@ def fmin(
             resolved,
             spark=spark,
             search=search,
-            max_trials=sys.maxsize if max_evals is None else max_evals,
+            max_trials=remaining,
             parallelism=trials.parallelism or _default_parallelism(spark),
             timeout=_least(timeout, trials.timeout),
             tracking=False,
@@ -175,14 +177,37 @@ def fmin(
         trials.fmin_stop_reason = stopper.reason if stopper.stopped else result.stop_reason
     except SearchFailedError as exc:
         logger.warning("fmin: no trial returned a loss (%s)", exc)
+    return _best(trials, space, return_argmin)
+
+
+def _best(trials: Trials, space: Any, return_argmin: bool) -> Any:
+    """What ``fmin`` returns: the best trial's point, or its values."""
     trials.refresh()
     best = trials.argmin
     return best if return_argmin else space_eval(space, best)
 
 
+def _check_earlier_trials(trials: SparkTrials, space: ExpressionSpace) -> None:
+    """Trials kept from an earlier ``fmin`` must come from the same space (their labels)."""
+    labels = set(space.labels)
+    for doc in trials.trials:
+        unknown = set(doc["misc"]["vals"]) - labels
+        if unknown:
+            raise ValidationError(
+                f"This SparkTrials holds trials of another space (labels {sorted(unknown)} are "
+                f"not in this space's {sorted(labels)}); pass the space they were searched "
+                "over, or a fresh SparkTrials()."
+            )
+
+
 class _FminSearch(HyperoptSearch):
     """The user's ``algo`` asked as ``fmin`` asks it: one seed drawn from ``rstate`` per
-    trial; the trial documents are the user's ``SparkTrials`` and keep ``fn``'s results."""
+    trial; the trial documents are the user's ``SparkTrials`` and keep ``fn``'s results.
+
+    Trials kept from an earlier ``fmin`` on the same object are history, as in hyperopt:
+    ``algo`` learns from them, their points are not asked again, new trials take the next
+    ids. One an interrupted ``fmin`` left running is marked cancelled.
+    """
 
     def __init__(
         self,
@@ -195,6 +220,20 @@ class _FminSearch(HyperoptSearch):
         super().__init__(space, algo, points_to_evaluate=points)
         self.rstate = rstate
         self.hyperopt_trials = trials
+        for doc in trials.trials:
+            if doc["state"] != JOB_STATE_DONE:
+                doc["result"] = {
+                    "status": STATUS_FAIL,
+                    "loss": None,
+                    "cancelled": True,
+                    "error": "cancelled: the fmin that ran it ended before it finished",
+                }
+                doc["state"] = JOB_STATE_DONE
+            self._docs[doc["tid"]] = doc
+            vals = doc["misc"]["vals"]
+            point = {label: values[0] for label, values in vals.items() if len(values)}
+            self._seen.add(space.key(space.candidate(point)))
+        trials.refresh()
 
     def _seed(self, tid: int, attempt: int) -> int:
         if attempt == 0:

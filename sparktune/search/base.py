@@ -71,7 +71,7 @@ class HyperoptSearch:
 
     def ask(self) -> Candidate | None:
         """The next candidate with params not asked before, or None when none is left."""
-        tid = len(self._docs)
+        tid = self._next_tid()
         for assignment in self._proposals(tid):
             candidate = self.space.candidate(assignment)
             key = self.space.key(candidate)
@@ -118,10 +118,13 @@ class HyperoptSearch:
         assignment = trial.candidate.assignment
         if assignment is None:
             return None
-        tid = len(self._docs)
+        tid = self._next_tid()
         self._seen.add(self.space.key(trial.candidate))
         self._insert(tid, assignment)
         return self._docs[tid]
+
+    def _next_tid(self) -> int:
+        return max(self._docs, default=-1) + 1
 
     def _proposals(self, tid: int) -> Iterator[dict[str, Any]]:
         while self._points:
