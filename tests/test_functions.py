@@ -336,3 +336,17 @@ def test_mlflow_layout_of_a_function_search(spark, tmp_path, monkeypatch):
         filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
     )
     assert len(children) == 3
+
+
+def test_an_optuna_study_is_the_search_and_holds_the_trials(spark):
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = {"x": hp.uniform("x", -2, 2), "c": hp.choice("c", ["a", "b"])}
+    result = sparktune.tune(quadratic, space, strategy=study, max_trials=4, parallelism=2,
+                            **QUIET)  # fmt: skip
+    assert len(study.trials) == 4
+    by_trial = {t.user_attrs["sparktune_trial"]: t.value for t in study.trials}
+    assert by_trial == {t.number: t.value for t in result.trials}
+    with pytest.raises(ValidationError, match="direction='maximize'"):
+        sparktune.tune(quadratic, space, strategy=study, larger_is_better=True, **QUIET)

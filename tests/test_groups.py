@@ -12,6 +12,7 @@ import time
 
 import local_estimators
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 from hyperopt import hp
@@ -112,6 +113,7 @@ def test_tune_groups_logs_one_mlflow_run(spark, grouped, tmp_path, monkeypatch):
         (dict(metric="nope"), "not a scikit-learn scorer name"),
         (dict(estimator=object()), "scikit-learn compatible"),
         (dict(max_group_rows=1), "max_group_rows must be an integer >= 2"),
+        (dict(strategy=optuna.create_study()), "strategy=study.sampler"),
     ],
 )
 def test_bad_input_is_refused_before_any_job(spark, grouped, change, message):

@@ -305,7 +305,7 @@ def test_a_sampler_instance_is_a_strategy(space):
     search = make_strategy(sampler, space)
     assert search.study.sampler is sampler
     assert len({tuple(sorted(p.items())) for p in params(run_serially(search, 8))}) == 8
-    with pytest.raises(ValidationError, match="optuna.samplers.BaseSampler, got object"):
+    with pytest.raises(ValidationError, match="BaseSampler or an optuna.Study, got object"):
         strategy_name(object())
     with pytest.raises(ValidationError, match=r"strategy must be one of \['grid'"):
         SearchSettings("tune", "optuna-bayes", ("rmse",), False)
@@ -332,3 +332,38 @@ def test_a_finite_space_is_enumerated_when_proposals_repeat():
     assert sorted((p["Toy.maxIter"], p["Toy.regParam"]) for p in params(asked)) == [
         (i, r) for i in (1, 2, 3) for r in (0.0, 1.0)
     ]
+
+
+def test_a_study_is_the_search_and_goes_on_across_runs_in_its_storage(space, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+
+    def study():
+        sampler = optuna.samplers.TPESampler(seed=2, n_startup_trials=4)
+        return optuna.create_study(
+            storage=storage, study_name="s", sampler=sampler, load_if_exists=True
+        )
+
+    first = study()
+    assert strategy_name(first) == "optuna:TPESampler@s"
+    done = params(run_serially(make_strategy(first, space), 6))
+    kept = optuna.load_study(study_name="s", storage=storage).trials
+    assert [t.params["reg"] for t in kept] == [p["Toy.regParam"] for p in done]
+    assert [t.value for t in kept] == [p["Toy.regParam"] for p in done]
+    assert [t.user_attrs["sparktune_trial"] for t in kept] == list(range(6))
+
+    again = make_strategy(study(), space)
+    for number, trial in enumerate(kept):  # a checkpoint's trials, the study has them
+        point = space.candidate({"reg": trial.params["reg"], "iters": trial.params["iters"],
+                                 "Toy.elasticNetParam": trial.params["Toy.elasticNetParam"]})
+        again.tell(finished(number, point, trial.value))  # fmt: skip
+    more = params(run_serially(again, 6, start=6))
+    assert not any(p in done for p in more)  # the stored trials are not asked again
+    assert len(optuna.load_study(study_name="s", storage=storage).trials) == 12
+
+
+def test_a_study_must_have_the_metrics_one_direction(space):
+    with pytest.raises(ValidationError, match="is to minimize, but the metric is to maximize"):
+        make_strategy(optuna.create_study(), space, larger_is_better=True)
+    both = optuna.create_study(directions=["minimize", "maximize"])
+    with pytest.raises(ValidationError, match="has 2 objectives"):
+        make_strategy(both, space)

@@ -24,6 +24,7 @@ from sparktune.search.space import SearchSpace
 from sparktune.tracking import checkpoint as checkpointing
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.samplers import BaseSampler
 
 
@@ -59,7 +60,7 @@ class Prepared:
 def prepare(
     settings: SearchSettings,
     space: SearchSpace,
-    strategy: str | BaseSampler,
+    strategy: str | BaseSampler | optuna.Study,
     *,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None,
     checkpoint: str | os.PathLike[str] | None,

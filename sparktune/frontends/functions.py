@@ -33,6 +33,7 @@ from sparktune.tracking import Tracking
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.samplers import BaseSampler
 
 
@@ -44,7 +45,7 @@ def tune_function(
     larger_is_better: bool | None = None,
     placement: str | None = None,
     spark: SparkSession | None = None,
-    strategy: str | BaseSampler = "tpe",
+    strategy: str | BaseSampler | optuna.Study = "tpe",
     scheduler: ASHA | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,

@@ -42,7 +42,7 @@ from sparktune.lifecycle.groups import (
     run_groups,
     write_index,
 )
-from sparktune.search import make_strategy, strategy_name
+from sparktune.search import is_study, make_strategy, strategy_name
 from sparktune.search.describe import describe_space
 from sparktune.search.sklearn_space import resolve_sklearn
 from sparktune.spark.local_checks import check_string_columns, scorer_problem
@@ -140,6 +140,11 @@ def tune_groups(
     if scheduler is not None:
         scheduler, resource = resolve_sklearn_scheduler(scheduler, estimator, resolved.params)
     split = fold_split(Split.of(num_folds, train_ratio), scheduler)
+    if is_study(strategy):
+        raise ValidationError(
+            "tune_groups runs one search per group, and an optuna.Study holds one search: "
+            "give its sampler (strategy=study.sampler) or a sampler name instead."
+        )
     settings = SearchSettings(
         entry_point="tune_groups",
         strategy=strategy_name(strategy),

@@ -40,6 +40,7 @@ from sparktune.tracking import Tracking
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.samplers import BaseSampler
 
 
@@ -52,7 +53,7 @@ def tune_local(
     label: str | None,
     features: Sequence[str] | None = None,
     max_collect_rows: int = MAX_COLLECT_ROWS,
-    strategy: str | BaseSampler = "tpe",
+    strategy: str | BaseSampler | optuna.Study = "tpe",
     scheduler: Scheduler | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,

@@ -40,6 +40,7 @@ from sparktune.tracking import Tracking
 from sparktune.tracking.settings import resolve as resolve_tracking
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.samplers import BaseSampler
 
 
@@ -54,7 +55,7 @@ def tune(
     placement: str | None = None,
     evaluator: Evaluator | None = None,
     extra_evaluators: Sequence[Evaluator] = (),
-    strategy: str | BaseSampler = "tpe",
+    strategy: str | BaseSampler | optuna.Study = "tpe",
     scheduler: Scheduler | None = None,
     max_trials: int | None = None,
     parallelism: int = 1,
@@ -93,8 +94,9 @@ def tune(
     - ``strategy``: ``"grid"`` (every combination; ``max_trials`` defaults to all of them),
       ``"random"`` or ``"tpe"`` (``max_trials`` defaults to 20), or an Optuna sampler:
       ``"optuna-tpe"``, ``"cmaes"``, ``"qmc"`` or any ``optuna.samplers.BaseSampler``
-      (:mod:`sparktune.search.optuna`); ``points_to_evaluate`` (name -> value dicts) are
-      tried first;
+      (:mod:`sparktune.search.optuna`), or an ``optuna.Study`` (its sampler, its storage,
+      its direction: a study kept in a database continues across runs);
+      ``points_to_evaluate`` (name -> value dicts) are tried first;
     - ``scheduler``: :class:`~sparktune.ASHA` or :class:`~sparktune.Hyperband` give every
       trial a small budget first (fewer iterations of the final estimator, or fewer rows)
       and the full budget only to those that rank well (:mod:`sparktune.core.schedulers`);

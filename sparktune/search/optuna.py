@@ -26,6 +26,12 @@ What is told to the study:
 - a trial the search did not ask (restored from a checkpoint) is added to the study as a
   finished trial, so the sampler learns from it and its params are not asked again.
 
+The study is the search's own in-memory study, or the user's ``optuna.Study`` (its sampler,
+its storage, so optuna-dashboard shows the trials, and its direction, which must be the
+metric's). The finished trials a user's study already holds are history: the sampler learns
+from them and their params are not asked again, so a study in a database continues across
+runs. Multi-objective studies are refused: a sparktune trial has one metric.
+
 Optuna is imported when a strategy is built, not when sparktune is.
 """
 
@@ -102,9 +108,10 @@ def sampler(name: str, seed: int) -> BaseSampler:
 class OptunaSearch:
     """Proposes distinct candidates with an Optuna sampler (ask/tell on an Optuna study).
 
-    ``larger_is_better`` sets the study's direction; ``points_to_evaluate`` (name -> value
-    dicts) are enqueued, so they are asked first. ``seed`` seeds the random draws that
-    replace repeated proposals (the sampler has its own). The study is :attr:`study`.
+    ``larger_is_better`` sets the study's direction (a given ``study`` must have it);
+    ``points_to_evaluate`` (name -> value dicts) are enqueued, so they are asked first.
+    ``seed`` seeds the random draws that replace repeated proposals (the sampler has its
+    own). The study is :attr:`study`.
     """
 
     retries = 10
@@ -118,10 +125,14 @@ class OptunaSearch:
         seed: int = 0,
         larger_is_better: bool = False,
         points_to_evaluate: Sequence[Mapping[Any, Any]] = (),
+        study: optuna.Study | None = None,
     ) -> None:
         self.space = space
         self.dimensions = dimensions(space.expr)
-        self.study = _study(sampler, larger_is_better)
+        if study is None:
+            self.study = _study(sampler, larger_is_better)
+        else:
+            self.study = _checked(study, larger_is_better)
         self._rng = np.random.default_rng(seed)
         #: Asked and not told yet: the study trial and the candidate's key, by study trial number.
         self._asked: dict[int, tuple[optuna.trial.Trial, Key]] = {}
@@ -133,6 +144,24 @@ class OptunaSearch:
         self._repeats: dict[Key, list[optuna.trial.Trial]] = {}
         for point in points_to_evaluate or ():
             self.study.enqueue_trial(self._params(space.assignment(point)))
+        if study is not None:
+            self._know_earlier_trials()
+
+    def _know_earlier_trials(self) -> None:
+        """The finished trials a given study already holds: their params are not asked
+        again (trials over other params, or outside this space, are left to the sampler)."""
+        from optuna.trial import TrialState as StudyState
+
+        finished = (StudyState.COMPLETE, StudyState.FAIL, StudyState.PRUNED)
+        for trial in self.study.get_trials(deepcopy=False, states=finished):
+            if not trial.params or set(trial.params) - set(self.dimensions):
+                continue
+            try:
+                point = {k: self.dimensions[k].hyperopt(v) for k, v in trial.params.items()}
+                key = self.space.key(self.space.candidate(point))
+            except (TypeError, ValueError, IndexError):
+                continue
+            self._outcomes[key] = trial.value if trial.state is StudyState.COMPLETE else None
 
     def ask(self) -> Candidate | None:
         """The next candidate with params not asked before, or None when none is left.
@@ -181,12 +210,13 @@ class OptunaSearch:
             self._tell(told, outcome)
 
     def _adopt(self, trial: Trial, outcome: float | None) -> None:
-        """Add a trial this search did not ask (restored from a checkpoint) to the study."""
+        """Add a trial this search did not ask (restored from a checkpoint) to the study,
+        unless the study holds it already (a study kept in storage)."""
         from optuna.trial import TrialState as StudyState
         from optuna.trial import create_trial
 
         assignment = trial.candidate.assignment
-        if assignment is None:
+        if assignment is None or self.space.key(trial.candidate) in self._outcomes:
             return
         self.study.add_trial(
             create_trial(
@@ -294,6 +324,25 @@ def _suggest(trial: optuna.trial.Trial, label: str, dist: BaseDistribution) -> A
     if isinstance(dist, IntDistribution):
         return trial.suggest_int(label, dist.low, dist.high, step=dist.step, log=dist.log)
     return trial.suggest_float(label, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+def _checked(study: optuna.Study, larger_is_better: bool) -> optuna.Study:
+    """The user's study, if it has one objective in the metric's direction."""
+    from optuna.study import StudyDirection
+
+    if len(study.directions) != 1:
+        raise ValidationError(
+            f"Study {study.study_name!r} has {len(study.directions)} objectives; a sparktune "
+            "trial has one metric: give a study made with direction= (not directions=)."
+        )
+    wanted = StudyDirection.MAXIMIZE if larger_is_better else StudyDirection.MINIMIZE
+    if study.direction != wanted:
+        name = wanted.name.lower()
+        raise ValidationError(
+            f"Study {study.study_name!r} is to {study.direction.name.lower()}, but the metric "
+            f"is to {name}: create the study with direction={name!r}."
+        )
+    return study
 
 
 def _study(sampler: BaseSampler, larger_is_better: bool) -> optuna.Study:
