@@ -14,6 +14,7 @@ import local_estimators
 import numpy as np
 import optuna
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hyperopt import hp
 from local_estimators import SlowMean
@@ -23,7 +24,7 @@ from sklearn.linear_model import Ridge
 
 import sparktune
 from sparktune import ValidationError
-from sparktune.spark.group_layout import PART, each_group, spark_hash, spread
+from sparktune.spark.group_layout import GROUP, PART, each_group, spark_hash, spread
 
 GROUPS = 110
 
@@ -239,23 +240,45 @@ def test_groups_are_balanced_one_bin_per_partition(spark):
     df = spark.createDataFrame(
         [(g, float(i)) for g, n in enumerate(sizes) for i in range(n)], "g long, x double"
     )
-    placed = spread(df, ["g"], 4).withColumn("pid", F.spark_partition_id()).toPandas()
+    placed, groups = spread(df, ["g"], 4)
+    placed = placed.withColumn("pid", F.spark_partition_id()).toPandas()
+    assert sorted(groups) == [(g,) for g in range(len(sizes))]
+    assert (placed["g"] == [groups[n]["g"] for n in placed[GROUP]]).all()  # numbered by them
     parts = placed.groupby("pid")[PART].nunique()
     assert len(parts) == 4 and (parts == 1).all()  # one bin per partition, none empty
     assert (placed.groupby("g")["pid"].nunique() == 1).all()  # a group in one partition
     rows = placed.groupby("pid").size()
     assert rows.max() - rows.min() <= max(sizes)  # within one group of each other
     for _, part in placed.groupby("pid", sort=False):  # each group's rows are together
-        assert (part["g"].diff().fillna(0) >= 0).all()
+        assert (part[GROUP].diff().fillna(0) >= 0).all()
 
 
-def test_each_group_is_cut_from_sorted_batches():
-    rows = pd.DataFrame(
-        {"a": [None, None, "x", "x", "x", "x", "y", "y"], "b": [1, 1, 1, 1, 2, 2, 2, 2],
-         "v": range(8)}
+def test_each_group_is_cut_from_sorted_batches_and_typed_on_its_own():
+    table = pa.table(
+        {GROUP: [0, 0, 1, 1, 1, 1, 1, 2], "k": [None, None, 2**60 + 1, 2**60 + 1, 2**60 + 1,
+                                                2**60 + 1, 2**60 + 1, 7], "v": range(8)}
     )  # fmt: skip
-    batches = [rows.iloc[:3], rows.iloc[3:3], rows.iloc[3:5], rows.iloc[5:]]  # groups span batches
-    groups = list(each_group(iter(batches), ["a", "b"]))
-    assert [g["v"].tolist() for g in groups] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    batches = table.to_batches(max_chunksize=3)
+    batches.insert(1, batches[0].slice(0, 0))  # an empty batch
+    assert len(batches) == 4  # group 1 spans three of them
+    groups = list(each_group(iter(batches)))
+    assert [g["v"].tolist() for g in groups] == [[0, 1], [2, 3, 4, 5, 6], [7]]
     assert all(g.index.tolist() == list(range(len(g))) for g in groups)
-    assert list(each_group(iter([rows.iloc[:0]]), ["a"])) == []
+    # The null key's group has floats; the others keep exact integers.
+    assert groups[0]["k"].isna().all() and groups[1]["k"].dtype == np.int64
+    assert groups[1]["k"].iloc[0] == 2**60 + 1
+    assert list(each_group(iter([]))) == []
+
+
+def test_null_and_large_integer_keys_stay_groups_of_their_own(spark):
+    keys = [None, 2**60, 2**60 + 1]  # the two large ones are one float64
+    df = spark.createDataFrame(
+        [(k, float(i), 2.0 * i) for k in keys for i in range(9)], "k long, x double, y double"
+    )
+    out = sparktune.tune_groups(
+        df, group_by="k", estimator=Ridge(), space={"alpha": [1.0]}, metric="r2", label="y",
+        features=["x"], max_trials=1, num_folds=3, tracking=False,
+    ).collect()  # fmt: skip
+    assert sum(r["k"] is None for r in out) == 1
+    assert sorted(r["k"] for r in out if r["k"] is not None) == keys[1:]
+    assert [(r["n_rows"], r["state"]) for r in out] == [(9, "complete")] * 3

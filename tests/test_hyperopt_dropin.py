@@ -287,3 +287,5 @@ def test_spark_trials_extend_a_finished_search_as_hyperopts_do(spark):
     drop_in.fmin(square, space, max_evals=8, **kwargs)
     assert len(trials.trials) == 8 and trials.count_cancelled_trials() == 1
     assert "ended before it finished" in trials.results[6]["error"]
+    drop_in.fmin(square, space, max_evals=20, loss_threshold=1.0, **kwargs)  # reached already
+    assert len(trials.trials) == 8 and trials.fmin_stop_reason == "loss_threshold"

@@ -367,3 +367,20 @@ def test_a_study_must_have_the_metrics_one_direction(space):
     both = optuna.create_study(directions=["minimize", "maximize"])
     with pytest.raises(ValidationError, match="has 2 objectives"):
         make_strategy(both, space)
+
+
+def test_what_a_study_holds_is_read_as_its_history(space):
+    two = resolve(Toy(), {"Toy.regParam": [0.0, 1.0]})
+    study = optuna.create_study()
+    first = make_strategy(study, two, points_to_evaluate=[{"Toy.regParam": 0.0}])
+    assert study.trials == []  # nothing is written before the first ask
+    a, b = first.ask(), first.ask()
+    first.tell(finished(0, a, 1.0))
+    first.tell(finished(1, b, state=TrialState.CANCELLED))
+    assert dict(a.params) == {"Toy.regParam": 0.0}
+    # The point given again is not enqueued; the cancelled one is asked again.
+    again = make_strategy(study, two, points_to_evaluate=[{"Toy.regParam": 0.0}])
+    assert params([again.ask()]) == [dict(b.params)] and again.ask() is None
+    # A stored trial without a param the space has since gained is left to the sampler.
+    grown = resolve(Toy(), {"Toy.regParam": [0.0, 1.0], "Toy.maxIter": [1, 2]})
+    assert make_strategy(study, grown).ask() is not None

@@ -7,8 +7,9 @@ runs with only the import changed:
   session) asked for by the user's ``algo`` (``tpe.suggest``, ``rand.suggest``, ...) with
   ``parallelism`` trials in flight. A trial that raises, or returns ``STATUS_FAIL`` or no
   number, is a failed trial run once (the task returns the error; Spark never retries it);
-  the search goes on. ``timeout``, ``loss_threshold``, ``early_stop_fn``, ``rstate``,
-  ``points_to_evaluate`` and ``show_progressbar`` mean what they mean in hyperopt, and the
+  the search goes on. ``timeout``, ``loss_threshold``, ``early_stop_fn``, ``rstate`` and
+  ``show_progressbar`` mean what they mean in hyperopt, ``points_to_evaluate`` are tried
+  first (hyperopt's ``fmin`` ignores them when it is given a trials object), and the
   ``SparkTrials`` object ends up holding hyperopt's trial documents (``trials.trials``,
   ``.results``, ``.losses()``, ``.best_trial``, ``.argmin``); a later ``fmin`` with the
   same object goes on from them up to its ``max_evals`` in all;
@@ -93,7 +94,7 @@ class SparkTrials(Trials):
         return sum(r.get("status") == STATUS_FAIL and not r.get("cancelled") for r in self.results)
 
     def count_cancelled_trials(self) -> int:
-        """Trials cancelled by the timeout."""
+        """Trials cancelled by the timeout, or left running by an interrupted ``fmin``."""
         return sum(bool(r.get("cancelled")) for r in self.results)
 
     def count_total_trials(self) -> int:
@@ -152,14 +153,18 @@ def fmin(
     check_picklable(fn, DRIVER_SEARCH)
     resolved = ExpressionSpace(space)
     _check_earlier_trials(trials, resolved)
+    _cancel_unfinished(trials)
     remaining = sys.maxsize if max_evals is None else max_evals - len(trials.trials)
-    if remaining <= 0:
-        logger.info("fmin: the trials already hold max_evals=%s trials; none is run", max_evals)
-        trials.fmin_stop_reason = "max_trials"
+    threshold = _least(loss_threshold, trials.loss_threshold)
+    done = [x for x in trials.losses() if x is not None and not math.isnan(x)]
+    reached = threshold is not None and done and min(done) <= threshold
+    if remaining <= 0 or reached:
+        trials.fmin_stop_reason = "loss_threshold" if reached else "max_trials"
+        logger.info("fmin: the earlier trials reached %s; none is run", trials.fmin_stop_reason)
         return _best(trials, space, return_argmin)
     seeds = rstate if rstate is not None else _default_rstate()
     search = _FminSearch(resolved, algo or tpe.suggest, seeds, trials, points_to_evaluate or ())
-    stopper = _FminStopper(trials, early_stop_fn, _least(loss_threshold, trials.loss_threshold))
+    stopper = _FminStopper(trials, early_stop_fn, threshold)
     spark = _session(trials)
     try:
         result = tune_function(
@@ -177,6 +182,7 @@ def fmin(
         trials.fmin_stop_reason = stopper.reason if stopper.stopped else result.stop_reason
     except SearchFailedError as exc:
         logger.warning("fmin: no trial returned a loss (%s)", exc)
+        trials.fmin_stop_reason = "failed"
     return _best(trials, space, return_argmin)
 
 
@@ -185,6 +191,20 @@ def _best(trials: Trials, space: Any, return_argmin: bool) -> Any:
     trials.refresh()
     best = trials.argmin
     return best if return_argmin else space_eval(space, best)
+
+
+def _cancel_unfinished(trials: SparkTrials) -> None:
+    """Mark cancelled the trials an interrupted ``fmin`` left running (they have no result)."""
+    for doc in trials.trials:
+        if doc["state"] != JOB_STATE_DONE:
+            doc["result"] = {
+                "status": STATUS_FAIL,
+                "loss": None,
+                "cancelled": True,
+                "error": "cancelled: the fmin that ran it ended before it finished",
+            }
+            doc["state"] = JOB_STATE_DONE
+    trials.refresh()
 
 
 def _check_earlier_trials(trials: SparkTrials, space: ExpressionSpace) -> None:
@@ -206,7 +226,7 @@ class _FminSearch(HyperoptSearch):
 
     Trials kept from an earlier ``fmin`` on the same object are history, as in hyperopt:
     ``algo`` learns from them, their points are not asked again, new trials take the next
-    ids. One an interrupted ``fmin`` left running is marked cancelled.
+    ids.
     """
 
     def __init__(
@@ -221,19 +241,10 @@ class _FminSearch(HyperoptSearch):
         self.rstate = rstate
         self.hyperopt_trials = trials
         for doc in trials.trials:
-            if doc["state"] != JOB_STATE_DONE:
-                doc["result"] = {
-                    "status": STATUS_FAIL,
-                    "loss": None,
-                    "cancelled": True,
-                    "error": "cancelled: the fmin that ran it ended before it finished",
-                }
-                doc["state"] = JOB_STATE_DONE
             self._docs[doc["tid"]] = doc
             vals = doc["misc"]["vals"]
             point = {label: values[0] for label, values in vals.items() if len(values)}
             self._seen.add(space.key(space.candidate(point)))
-        trials.refresh()
 
     def _seed(self, tid: int, attempt: int) -> int:
         if attempt == 0:

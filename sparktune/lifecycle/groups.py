@@ -1,4 +1,4 @@
-"""One search per group, each inside one Spark task (``mapInPandas`` over balanced bins).
+"""One search per group, each inside one Spark task (``mapInArrow`` over balanced bins).
 
 :class:`GroupSearch` describes the search every group gets (estimator, space, scorer,
 strategy, split, limits, scheduler, failure policy); :func:`search_group` runs it on one
@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import (
     DoubleType,
     IntegerType,
@@ -47,7 +49,7 @@ from sparktune.core.stopping import stoppers
 from sparktune.core.trial import Trial, TrialState
 from sparktune.search import make_strategy
 from sparktune.search.sklearn_space import SklearnSpace
-from sparktune.spark.group_layout import each_group, spread
+from sparktune.spark.group_layout import GROUP, each_group, spread
 from sparktune.spark.local_fit import Scorer, fit_candidate, fold_indices
 from sparktune.spark.port import is_connect
 from sparktune.spark.rows_objective import RowsObjective
@@ -262,26 +264,37 @@ def run_groups(data: DataFrame, search: GroupSearch) -> pd.DataFrame:
     The groups are spread over :func:`task_count` partitions balanced by their estimated
     cost (:func:`sparktune.spark.group_layout.spread`), an explicit count that adaptive
     query execution keeps, so the tasks end at about the same time; each task cuts its
-    sorted rows into groups (:func:`~sparktune.spark.group_layout.each_group`) and returns
-    their result rows :data:`ROWS_PER_BATCH` at a time.
+    rows into groups (:func:`~sparktune.spark.group_layout.each_group`) and returns their
+    result rows :data:`ROWS_PER_BATCH` at a time, by group number; the keys are joined
+    back on the driver from the groups' count (Spark's own values of them).
     """
     columns = [*search.group_by, *search.features, search.label]
-    schema = result_schema(data, search.group_by, trials=True)
+    schema = StructType(
+        [StructField(GROUP, LongType(), False), *RESULT_FIELDS, StructField(TRIALS, StringType())]
+    )
+    arrow_schema = to_arrow_schema(schema)
     names = schema.fieldNames()
 
-    def task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def batch(done: list[pd.DataFrame]) -> pa.RecordBatch:
+        frame = pd.concat(done, ignore_index=True)[names]
+        return pa.RecordBatch.from_pandas(frame, schema=arrow_schema, preserve_index=False)
+
+    def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         done: list[pd.DataFrame] = []
-        for rows in each_group(batches, search.group_by):
-            done.append(search_group(search, rows))
+        for rows in each_group(batches):
+            done.append(search_group(search, rows).assign(**{GROUP: rows[GROUP].iloc[0]}))
             if len(done) == ROWS_PER_BATCH:
-                yield pd.concat(done, ignore_index=True)[names]
+                yield batch(done)
                 done = []
         if done:
-            yield pd.concat(done, ignore_index=True)[names]
+            yield batch(done)
 
     rows = data.select(*dict.fromkeys(columns))
-    placed = spread(rows, list(search.group_by), task_count(data.sparkSession))
-    return placed.mapInPandas(task, schema).toPandas()
+    placed, groups = spread(rows, list(search.group_by), task_count(data.sparkSession))
+    results = placed.mapInArrow(task, schema).toPandas()
+    keys = pd.DataFrame([list(key) for key in groups], columns=list(search.group_by), dtype=object)
+    keys[GROUP] = range(len(groups))
+    return keys.merge(results, on=GROUP).drop(columns=GROUP)
 
 
 def task_count(spark: Any) -> int:

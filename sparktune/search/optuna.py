@@ -142,8 +142,8 @@ class OptunaSearch:
         self._outcomes: dict[Key, float | None] = {}
         #: Asked and not told yet: the study trials that repeated them, told when they are.
         self._repeats: dict[Key, list[optuna.trial.Trial]] = {}
-        for point in points_to_evaluate or ():
-            self.study.enqueue_trial(self._params(space.assignment(point)))
+        #: Enqueued at the first ask (nothing is written to a user's study before the search).
+        self._points = [space.assignment(point) for point in points_to_evaluate or ()]
         if study is not None:
             self._know_earlier_trials()
 
@@ -154,12 +154,13 @@ class OptunaSearch:
 
         finished = (StudyState.COMPLETE, StudyState.FAIL, StudyState.PRUNED)
         for trial in self.study.get_trials(deepcopy=False, states=finished):
-            if not trial.params or set(trial.params) - set(self.dimensions):
-                continue
+            cancelled = trial.user_attrs.get("sparktune_state") == "cancelled"
+            if cancelled or not trial.params or set(trial.params) - set(self.dimensions):
+                continue  # a cancelled trial says nothing of its params: it may be asked again
             try:
                 point = {k: self.dimensions[k].hyperopt(v) for k, v in trial.params.items()}
                 key = self.space.key(self.space.candidate(point))
-            except (TypeError, ValueError, IndexError):
+            except Exception:  # params this space cannot read (e.g. one it gained since)
                 continue
             self._outcomes[key] = trial.value if trial.state is StudyState.COMPLETE else None
 
@@ -168,6 +169,10 @@ class OptunaSearch:
 
         Its ``tid`` is its study trial's number.
         """
+        for point in self._points:
+            if self.space.key(self.space.candidate(point)) not in self._outcomes:
+                self.study.enqueue_trial(self._params(point))
+        self._points = []
         for assignment, trial in self._proposals():
             candidate = self.space.candidate(assignment)
             key = self.space.key(candidate)
