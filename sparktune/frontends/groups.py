@@ -2,7 +2,7 @@
 
 Every input is checked on the driver before the job (the space against the estimator's
 params, the scorer, the columns, the limits, the scheduler's resource, the checkpoint);
-each group's whole search then runs in one ``mapInPandas`` task with the same engine as
+each group's whole search then runs in one ``mapInArrow`` task with the same engine as
 :func:`sparktune.tune` (:mod:`sparktune.lifecycle.groups`). :func:`load_group_models` reads
 the saved models back and predicts each row with its group's model.
 """
