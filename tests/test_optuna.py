@@ -384,3 +384,17 @@ def test_what_a_study_holds_is_read_as_its_history(space):
     # A stored trial without a param the space has since gained is left to the sampler.
     grown = resolve(Toy(), {"Toy.regParam": [0.0, 1.0], "Toy.maxIter": [1, 2]})
     assert make_strategy(study, grown).ask() is not None
+
+
+def test_a_point_waiting_in_the_study_before_a_drawn_one_is_the_trial_asked(space):
+    four = resolve(Toy(), {"Toy.regParam": [0.0, 1.0, 2.0, 3.0]})
+    search = make_strategy("optuna-tpe", four, seed=3)
+    search.retries, search.random_retries = 1, 0  # the sampler's first, then the points left
+    first = search.ask()
+    search.tell(finished(0, first, 1.0))
+    for _ in range(2):  # as another worker of a shared study: the told point, twice
+        search.study.enqueue_trial(search.study.trials[first.tid].params)
+    asked = [search.ask() for _ in range(3)]
+    for candidate in asked:  # each trial holds the params of the candidate asked with it
+        assert search.study.trials[candidate.tid].params == candidate.assignment
+    assert len({c.assignment["Toy.regParam"] for c in [first, *asked]}) == 4

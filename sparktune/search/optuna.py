@@ -176,20 +176,30 @@ class OptunaSearch:
         for assignment, trial in self._proposals():
             candidate = self.space.candidate(assignment)
             key = self.space.key(candidate)
-            if key in self._outcomes or key in self._repeats:
+            if self._known(key):
                 if trial is not None:
                     self._repeat(trial, key)
                 continue
             if trial is None:
                 self.study.enqueue_trial(self._params(assignment))
                 trial = self.study.ask()
-                self._suggested(trial)
+                popped = self._suggested(trial)
+                if popped != assignment:  # a point enqueued elsewhere was waiting before it
+                    candidate = self.space.candidate(popped)
+                    key = self.space.key(candidate)
+                    if self._known(key):
+                        self._repeat(trial, key)
+                        continue
             self._asked[trial.number] = (trial, key)
             self._repeats[key] = []
             return replace(candidate, tid=trial.number)
         tried = len(self._outcomes) + len(self._repeats)
         logger.info("no proposal is new; the search ends after %d distinct candidates", tried)
         return None
+
+    def _known(self, key: Key) -> bool:
+        """Whether the params ``key`` were asked already (told or in flight)."""
+        return key in self._outcomes or key in self._repeats
 
     def tell(self, trial: Trial) -> None:
         """Tell the study a finished trial: its metric, or ``FAIL`` (failed or cancelled).
