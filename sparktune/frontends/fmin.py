@@ -156,8 +156,7 @@ def fmin(
     _cancel_unfinished(trials)
     remaining = sys.maxsize if max_evals is None else max_evals - len(trials.trials)
     threshold = _least(loss_threshold, trials.loss_threshold)
-    done = [x for x in trials.losses() if x is not None and not math.isnan(x)]
-    reached = threshold is not None and done and min(done) <= threshold
+    reached = _reached(trials, threshold)
     if remaining <= 0 or reached:
         trials.fmin_stop_reason = "loss_threshold" if reached else "max_trials"
         logger.info("fmin: the earlier trials reached %s; none is run", trials.fmin_stop_reason)
@@ -308,9 +307,14 @@ class _FminStopper(Stopper):
             if stop:
                 self.stopped = True
                 return
-        losses = [x for x in self.trials.losses() if x is not None and not math.isnan(x)]
-        if self.threshold is not None and losses and min(losses) <= self.threshold:
+        if _reached(self.trials, self.threshold):
             self.stopped, self.reason = True, "loss_threshold"
+
+
+def _reached(trials: Trials, threshold: float | None) -> bool:
+    """Whether a loss of ``trials`` is at or below ``threshold`` (never, without one)."""
+    losses = [x for x in trials.losses() if x is not None and not math.isnan(x)]
+    return threshold is not None and bool(losses) and min(losses) <= threshold
 
 
 def _finished(trials: Trials) -> Trials:

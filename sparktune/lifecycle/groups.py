@@ -119,12 +119,10 @@ class GroupSearch:
     checkpoint: str | None = None
 
 
-def result_schema(data: DataFrame, group_by: Sequence[str], trials: bool = False) -> StructType:
-    """The schema of the per-group table: the group keys' own types, then the results
-    (and, as the tasks return it, each group's trials)."""
+def result_schema(data: DataFrame, group_by: Sequence[str]) -> StructType:
+    """The schema of the per-group table: the group keys' own types, then the results."""
     keys = [data.schema[name] for name in group_by]
-    extra = [StructField(TRIALS, StringType())] if trials else []
-    return StructType([StructField(k.name, k.dataType, True) for k in keys] + RESULT_FIELDS + extra)
+    return StructType([StructField(k.name, k.dataType, True) for k in keys] + RESULT_FIELDS)
 
 
 def model_file(key: Sequence[Any]) -> str:
